@@ -1,0 +1,287 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { FLAGS, RESULTS, SOURCE_TYPES } from './enums';
+
+/**
+ * The one configuration of every process role. Sources, later ones winning:
+ * built-in defaults < the file named by ODCS_CONFIG_FILE (YAML or JSON) < environment variables.
+ * Option names are ODCS's (reference §8) in snake_case; in the environment they are
+ * `ODCS_<NAME>` in upper case, except DATABASE_URL, AMQP_URL, HOST and PORT.
+ */
+
+const absolutePath = z.string().refine((p) => path.isAbsolute(p), { message: 'must be an absolute path' });
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, { message: 'must be an http(s) URL' });
+const stringList = z.array(z.string());
+
+/** Per-client attribute rules of allowed_clients (reference §4.3–§4.4). */
+const clientRules = z
+  .object({
+    source_types: stringList.optional(),
+    sources: stringList.optional(),
+    results: stringList.optional(),
+    flags: stringList.optional(),
+    arches: stringList.optional(),
+    compose_types: stringList.optional(),
+    target_dirs: stringList.optional(),
+    raw_config_keys: stringList.optional(),
+  })
+  .strict();
+export type ClientRules = z.infer<typeof clientRules>;
+
+const rawConfigEntry = z
+  .object({
+    url: z.string().min(1),
+    config_filename: z.string().min(1),
+    commit: z.string().optional(),
+    path: z.string().optional(),
+    schema_override: z.string().optional(),
+    pungi_timeout: z.number().int().positive().optional(),
+    raw_config_wrapper: z.string().optional(),
+    seconds_to_live: z.number().int().positive().optional(),
+    max_seconds_to_live: z.number().int().positive().optional(),
+  })
+  .strict();
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export const configSchema = z
+  .object({
+    // Process and services.
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(5000),
+    database_url: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/odcs'),
+    database_pool_size: z.number().int().positive().default(10),
+    amqp_url: z.string().min(1).default('amqp://guest:guest@127.0.0.1:5672'),
+    /** Durable queue carrying `{compose_id}` work messages to the workers. */
+    work_queue: z.string().min(1).default('odcs.composes'),
+    log_level: logLevel.default('info'),
+
+    // Storage and URLs (reference §2.8, §10.1).
+    target_dir: absolutePath.default(path.resolve('.odcs-data/composes')),
+    /** Public URL of target_dir; defaults to the built-in static server of this process. */
+    target_dir_url: httpUrl.optional(),
+    extra_target_dirs: z.record(z.string(), absolutePath).default({}),
+
+    // Lifetimes (reference §6.2).
+    seconds_to_live: z.number().int().positive().default(86400),
+    max_seconds_to_live: z.number().int().positive().default(259200),
+
+    // Defaults for compose attributes.
+    arches: stringList.default(['x86_64']),
+    sigkeys: stringList.default([]),
+
+    // Permissions (reference §4.3–§4.4).
+    allowed_source_types: z.array(z.enum(Object.keys(SOURCE_TYPES) as [string, ...string[]])).default(['tag', 'module', 'build']),
+    allowed_sources: stringList.default(['']),
+    allowed_flags: stringList.default(Object.keys(FLAGS)),
+    allowed_arches: stringList.default(['x86_64']),
+    allowed_results: stringList.default(Object.keys(RESULTS)),
+    allowed_compose_types: stringList.default(['']),
+    allowed_target_dirs: stringList.default([]),
+    allowed_clients: z
+      .object({
+        users: z.record(z.string(), clientRules).default({}),
+        groups: z.record(z.string(), clientRules).default({}),
+      })
+      .strict()
+      .default({ users: {}, groups: {} }),
+    admins: z
+      .object({ users: stringList.default([]), groups: stringList.default([]) })
+      .strict()
+      .default({ users: [], groups: [] }),
+    auth_backend: z.enum(['noauth', 'kerberos', 'openidc', 'ssl', 'kerberos_or_ssl']).default('noauth'),
+
+    // Sources.
+    raw_config_urls: z.record(z.string(), rawConfigEntry).default({}),
+    base_module_names: stringList.default(['platform', 'bootstrap']),
+    /** Local directories under which `repo` sources may live; empty allows none. */
+    allowed_repo_roots: z.array(absolutePath).default([]),
+    /** Hosts (host or host:port) from which `repo` sources may be fetched over http(s). */
+    allowed_repo_hosts: stringList.default([]),
+    net_timeout: z.number().int().positive().default(120),
+    net_retry_interval: z.number().int().positive().default(30),
+
+    // Workers and beat.
+    num_concurrent_composes: z.number().int().positive().default(2),
+    /** Kill timeout of one compose; a compose generating for 2x this long is failed by the beat. */
+    compose_timeout: z.number().int().positive().default(3600),
+    heartbeat_interval: z.number().int().positive().default(10),
+    beat_interval: z.number().int().positive().default(60),
+    /** A `wait` compose nobody claimed for this many seconds is published again. */
+    lost_wait_seconds: z.number().int().positive().default(180),
+
+    // Messaging (reference §7; fedora-messaging wire format).
+    messaging_backend: z.enum(['', 'fedora-messaging']).default('fedora-messaging'),
+    messaging_exchange: z.string().min(1).default('amq.topic'),
+    messaging_topic_prefix: z.string().default(''),
+
+    // The embedded default.
+    data_dir: absolutePath.default(path.resolve('.odcs-data')),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.seconds_to_live > cfg.max_seconds_to_live) {
+      ctx.addIssue({ code: 'custom', path: ['seconds_to_live'], message: 'must not exceed max_seconds_to_live' });
+    }
+    for (const name of Object.keys(cfg.extra_target_dirs)) {
+      if (name === 'default') {
+        ctx.addIssue({ code: 'custom', path: ['extra_target_dirs', name], message: '"default" names the main target_dir' });
+      }
+    }
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+type ParsedConfig = z.output<typeof configSchema>;
+export type Config = Readonly<Omit<ParsedConfig, 'target_dir_url'> & { target_dir_url: string }>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Environment variables that are not `ODCS_`-prefixed, as 12-factor tools expect. */
+const PLAIN_ENV: Record<string, keyof ParsedConfig> = {
+  DATABASE_URL: 'database_url',
+  AMQP_URL: 'amqp_url',
+  HOST: 'host',
+  PORT: 'port',
+};
+
+function fieldShape(key: string): z.ZodType | undefined {
+  return Object.hasOwn(configSchema.shape, key) ? (configSchema.shape[key as keyof ParsedConfig] as z.ZodType) : undefined;
+}
+
+/** Unwraps defaults/optionals to see what kind of value an option holds. */
+function baseKind(schema: z.ZodType): 'number' | 'string' | 'array' | 'object' | 'other' {
+  let s: z.ZodType = schema;
+  for (;;) {
+    const def = (s as unknown as { def: { type: string; innerType?: z.ZodType } }).def;
+    if ((def.type === 'default' || def.type === 'optional' || def.type === 'pipe') && def.innerType) {
+      s = def.innerType;
+      continue;
+    }
+    if (def.type === 'number') return 'number';
+    if (def.type === 'string' || def.type === 'enum') return 'string';
+    if (def.type === 'array') return 'array';
+    if (def.type === 'object' || def.type === 'record') return 'object';
+    return 'other';
+  }
+}
+
+function parseEnvValue(name: string, key: string, raw: string): unknown {
+  const shape = fieldShape(key);
+  const kind = shape ? baseKind(shape) : 'other';
+  if (kind === 'string') return raw;
+  if (kind === 'number') {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`Invalid configuration: ${key} (from ${name}): expected a number, got "${raw}"`);
+    return n;
+  }
+  const trimmed = raw.trim();
+  if (kind === 'array' && !trimmed.startsWith('[')) {
+    // A plain list is easier to write in an env file: "x86_64 ppc64le" or "x86_64,ppc64le".
+    return trimmed === '' ? [] : trimmed.split(/[\s,]+/).filter(Boolean);
+  }
+  try {
+    return JSON.parse(trimmed);
+  } catch {
+    throw new ConfigError(`Invalid configuration: ${key} (from ${name}): not valid JSON`);
+  }
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`Cannot read configuration file ${file}: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`Cannot parse configuration file ${file}: ${(err as Error).message}`);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(`Configuration file ${file} must hold a mapping of option names to values`);
+  }
+  // ODCS's Python config uses upper-case attribute names; accept both spellings.
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data as Record<string, unknown>)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined) continue;
+    let key: string | undefined = PLAIN_ENV[name];
+    if (!key && name.startsWith('ODCS_') && name !== 'ODCS_CONFIG_FILE') key = name.slice(5).toLowerCase();
+    if (!key) continue;
+    if (!fieldShape(key)) throw new ConfigError(`Invalid configuration: unknown option ${key} (from ${name})`);
+    out[key] = parseEnvValue(name, key, raw);
+  }
+  return out;
+}
+
+function describeIssues(error: z.ZodError, sourceOf: (key: string) => string): string {
+  return error.issues
+    .map((issue) => {
+      const key = issue.path.map(String).join('.') || '(root)';
+      const top = String(issue.path[0] ?? '');
+      let message = issue.message;
+      if (issue.code === 'unrecognized_keys') {
+        const keys = (issue as { keys: string[] }).keys;
+        const prefix = issue.path.length ? `${key}.` : '';
+        return keys.map((k) => `${prefix}${k}: unknown option${top || k ? ` (from ${sourceOf(top || k)})` : ''}`).join('; ');
+      }
+      if (message.startsWith('Invalid input: ')) message = message.slice('Invalid input: '.length);
+      return `${key}: ${message}${top ? ` (from ${sourceOf(top)})` : ''}`;
+    })
+    .join('; ');
+}
+
+/**
+ * Builds the configuration from defaults, an optional file and the environment.
+ * Throws ConfigError naming the offending option when anything is invalid.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigInput = {}): Config {
+  const file = env.ODCS_CONFIG_FILE;
+  const fromFile = file ? readConfigFile(file) : {};
+  const fromEnv = fromEnvironment(env);
+  const merged = { ...fromFile, ...fromEnv, ...overrides };
+  const sourceOf = (key: string): string => {
+    if (key in overrides) return 'overrides';
+    if (key in fromEnv) {
+      const plain = Object.entries(PLAIN_ENV).find(([, k]) => k === key);
+      return plain ? plain[0] : `ODCS_${key.toUpperCase()}`;
+    }
+    if (key in fromFile) return file ?? 'file';
+    return 'default';
+  };
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error, sourceOf)}`);
+  const cfg = parsed.data;
+  const target_dir_url = (cfg.target_dir_url ?? `http://${hostForUrl(cfg.host)}:${cfg.port}/odcs`).replace(/\/+$/, '');
+  return Object.freeze({ ...cfg, target_dir_url });
+}
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Loads the configuration or ends the process with a message naming the bad option. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

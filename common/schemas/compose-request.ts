@@ -1,0 +1,348 @@
+import path from 'node:path';
+import { z } from 'zod';
+import type { Config } from '../config';
+import type { NewCompose } from '../db/entities';
+import {
+  bitMask,
+  bitNames,
+  FLAGS,
+  isSourceTypeName,
+  MULTILIB_METHODS,
+  RESULTS,
+  SOURCE_TYPES,
+  type SourceTypeName,
+} from '../enums';
+import { BadRequest } from '../errors';
+import { pyRepr } from '../python-repr';
+import { validateJsonData } from './generic';
+
+// ---------------------------------------------------------------------------------------------
+// Shapes. The generic check (validateJsonData) runs first and gives ODCS's own messages; these
+// schemas add what ODCS leaves unchecked (and then crashes on) with messages in the same style.
+
+const MAX_INT = Number.MAX_SAFE_INTEGER;
+
+const integer = (key: string) =>
+  z
+    .union([z.boolean().transform((b) => (b ? 1 : 0)), z.number()], { error: `${key} should be an integer` })
+    .refine((n) => Number.isInteger(n) && Math.abs(n) <= MAX_INT, { error: `${key} should be an integer` });
+
+const nonNegativeInteger = (key: string) =>
+  integer(key).refine((n) => n >= 0, { error: `${key} should not be negative` });
+
+const text = (key: string) => z.string({ error: `${key} should be a string` }).max(4096, { error: `${key} is too long` });
+
+const textList = (key: string) =>
+  z
+    .array(z.string({ error: `${key} should be a list of strings` }).max(4096, { error: `${key} holds a too long value` }), {
+      error: `${key} should be a list`,
+    })
+    .max(10000, { error: `${key} holds too many values` });
+
+export const composeSourceSchema = z.looseObject({
+  type: z.string(),
+  source: text('source').max(1 << 20, { error: 'source is too long' }).optional(),
+  packages: textList('packages').optional(),
+  builds: textList('builds').optional(),
+  sigkeys: textList('sigkeys').optional(),
+  koji_event: nonNegativeInteger('koji_event').optional(),
+  modular_koji_tags: textList('modular_koji_tags').optional(),
+  module_defaults_url: text('module_defaults_url').optional(),
+  module_defaults_commit: text('module_defaults_commit').optional(),
+  scratch_modules: textList('scratch_modules').optional(),
+  scratch_build_tasks: textList('scratch_build_tasks').optional(),
+  modules: textList('modules').optional(),
+  base_module_br_name: text('base_module_br_name').optional(),
+  base_module_br_stream: text('base_module_br_stream').optional(),
+  base_module_br_stream_version_lte: nonNegativeInteger('base_module_br_stream_version_lte').optional(),
+  base_module_br_stream_version_gte: nonNegativeInteger('base_module_br_stream_version_gte').optional(),
+});
+
+export const composeRequestSchema = z.looseObject({
+  source: composeSourceSchema,
+  seconds_to_live: integer('seconds_to_live').optional(),
+  flags: textList('flags').optional(),
+  results: textList('results').optional(),
+  arches: textList('arches').optional(),
+  multilib_arches: textList('multilib_arches').optional(),
+  multilib_method: textList('multilib_method').optional(),
+  lookaside_repos: textList('lookaside_repos').optional(),
+  label: text('label').optional(),
+  compose_type: text('compose_type').optional(),
+  target_dir: text('target_dir').optional(),
+  parent_pungi_compose_ids: textList('parent_pungi_compose_ids').optional(),
+  respin_of: text('respin_of').optional(),
+});
+export type ComposeRequest = z.infer<typeof composeRequestSchema>;
+
+export const renewRequestSchema = z.looseObject({
+  seconds_to_live: integer('seconds_to_live').optional(),
+  sigkeys: textList('sigkeys').optional(),
+  label: text('label').optional(),
+  source: z
+    .looseObject({
+      builds: textList('builds').optional(),
+      modules: textList('modules').optional(),
+    })
+    .optional(),
+});
+export type RenewRequest = z.infer<typeof renewRequestSchema>;
+
+function parseShape<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new BadRequest(parsed.error.issues[0]?.message ?? 'Invalid request');
+  return parsed.data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared steps of POST and PATCH.
+
+/** Reference §1.5.1 steps 1–3: something was sent, and it passes ODCS's generic check. */
+export function checkBody(body: unknown, allowEmpty: boolean): Record<string, unknown> {
+  const empty = !body || (typeof body === 'object' && Object.keys(body).length === 0);
+  if (empty) {
+    if (allowEmpty) return {};
+    throw new BadRequest('No JSON POST data submitted');
+  }
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    // ODCS would iterate a list or crash on a scalar; neither is a compose request.
+    throw new BadRequest(`Invalid source configuration provided: ${pyRepr(body)}`);
+  }
+  validateJsonData(body);
+  return body as Record<string, unknown>;
+}
+
+/**
+ * Reference §1.5.1 step 10 / §6.2: the requested lifetime, capped at the maximum; the default
+ * when missing or zero. `seconds-to-live` is the spelling the Python client still sends.
+ */
+export function secondsToLive(cfg: Config, body: Record<string, unknown>): number {
+  const raw = body.seconds_to_live !== undefined ? body.seconds_to_live : body['seconds-to-live'];
+  if (!raw) return cfg.seconds_to_live;
+  const n = pythonInt(raw);
+  if (n === undefined) throw new BadRequest(`Invalid seconds_to_live specified in request: ${pyRepr(body)}`);
+  if (n === 0) return cfg.seconds_to_live;
+  // No lower bound in ODCS (a negative value gives an already expired compose); clamp only so
+  // that a huge negative number cannot overflow the database's interval arithmetic.
+  return Math.max(-cfg.max_seconds_to_live, Math.min(n, cfg.max_seconds_to_live));
+}
+
+/** Python's int() of a JSON value, or undefined where Python raises. */
+function pythonInt(v: unknown): number | undefined {
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'number') return Number.isFinite(v) ? Math.trunc(v) : undefined;
+  if (typeof v === 'string') {
+    const s = v.trim().replace(/(\d)_(?=\d)/g, '$1');
+    if (!/^[+-]?\d+$/.test(s)) return undefined;
+    const n = Number(s);
+    return Number.isSafeInteger(n) ? n : Math.sign(n) * MAX_INT;
+  }
+  return undefined;
+}
+
+/** What the permission rules of reference §4.4 look at. */
+export interface ComposeAttributes {
+  source_types: string[];
+  sources: string[];
+  results: string[];
+  flags: string[];
+  arches: string[];
+  compose_types: string[];
+  /** Name of an extra target dir; empty for the default one, which is always allowed. */
+  target_dirs: string[];
+  /** The `name` of a raw_config `name#commit` source; empty for other types. */
+  raw_config_keys: string[];
+}
+
+export function composeAttributes(
+  c: Pick<NewCompose, 'source_type' | 'source' | 'results' | 'flags' | 'arches' | 'compose_type'>,
+  targetDirName: string | undefined,
+): ComposeAttributes {
+  const typeName = Object.entries(SOURCE_TYPES).find(([, v]) => v === c.source_type)?.[0] ?? String(c.source_type);
+  const sources = c.source ? c.source.split(' ') : [];
+  return {
+    source_types: [typeName],
+    sources,
+    results: bitNames(RESULTS, c.results),
+    // ODCS lists `no_flags` for every compose (reference §4.4).
+    flags: ['no_flags', ...bitNames(FLAGS, c.flags)],
+    arches: c.arches,
+    compose_types: [c.compose_type ?? 'test'],
+    target_dirs: targetDirName && targetDirName !== 'default' ? [targetDirName] : [],
+    raw_config_keys: c.source_type === SOURCE_TYPES.raw_config ? sources.map((s) => s.split('#')[0]) : [],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /api/1/composes/
+
+export interface ParsedComposeRequest {
+  compose: Omit<NewCompose, 'owner'>;
+  attributes: ComposeAttributes;
+}
+
+/**
+ * Turns a decoded POST body into the compose to create, following reference §1.5.1 steps 2–17
+ * with Appendix A's messages. Throws BadRequest; never touches the database.
+ */
+export function parseComposeRequest(cfg: Config, body: unknown): ParsedComposeRequest {
+  const data = checkBody(body, false);
+
+  // Steps 4–6 quote the request back as Python printed it.
+  const rawSource = data.source;
+  if (rawSource === null || typeof rawSource !== 'object' || Array.isArray(rawSource)) {
+    throw new BadRequest(`Invalid source configuration provided: ${pyRepr(data)}`);
+  }
+  if (!('type' in rawSource)) {
+    throw new BadRequest(`Missing type in source configuration, received: ${pyRepr(rawSource)}`);
+  }
+  const typeName = (rawSource as { type: unknown }).type;
+  if (typeof typeName !== 'string' || !isSourceTypeName(typeName)) {
+    throw new BadRequest(`Unknown source type "${String(typeName)}"`);
+  }
+  const sourceType = SOURCE_TYPES[typeName];
+  const req = parseShape(composeRequestSchema, data);
+  const src = req.source;
+
+  // Step 7: split on spaces, drop duplicates (first occurrence wins) and empty items.
+  const sources = [...new Set((src.source ?? '').split(' ').filter(Boolean))];
+  if (sources.length === 0 && !(typeName === 'build' || (typeName === 'module' && src.scratch_modules?.length))) {
+    throw new BadRequest(`No source provided for ${sourceType}`);
+  }
+  checkSources(cfg, typeName, sources);
+
+  const seconds_to_live = secondsToLive(cfg, data);
+
+  const flags = namesToMask(FLAGS, req.flags ?? [], (n) => `Unknown flag ${n}`);
+  const results = RESULTS.repository | namesToMask(RESULTS, req.results ?? [], (n) => `Unknown result ${n}`);
+  const multilib_method = namesToMask(MULTILIB_METHODS, req.multilib_method ?? [], (n) => `Unknown multilib method "${n}"`);
+
+  const hasDefaultsUrl = src.module_defaults_url !== undefined;
+  if (hasDefaultsUrl !== (src.module_defaults_commit !== undefined)) {
+    throw new BadRequest('The "module_defaults_url" and "module_defaults_commit" must be used together.');
+  }
+
+  const { storedPath: target_dir, name: targetName } = resolveTargetDir(cfg, req.target_dir);
+
+  const compose: Omit<NewCompose, 'owner'> = {
+    source_type: sourceType,
+    source: sources.join(' '),
+    modular_koji_tags: src.modular_koji_tags ?? null,
+    module_defaults_url: hasDefaultsUrl ? `${src.module_defaults_url} ${src.module_defaults_commit}` : null,
+    koji_event: src.koji_event ?? null,
+    sigkeys: src.sigkeys ?? [...cfg.sigkeys],
+    results,
+    packages: src.packages ?? null,
+    builds: src.builds ?? null,
+    flags,
+    arches: req.arches?.length ? dedupe(req.arches) : [...cfg.arches],
+    multilib_arches: dedupe(req.multilib_arches ?? []),
+    multilib_method,
+    lookaside_repos: req.lookaside_repos ?? [],
+    label: req.label ?? null,
+    compose_type: req.compose_type || 'test',
+    pungi_config_dump: null,
+    target_dir,
+    scratch_modules: src.scratch_modules ?? null,
+    scratch_build_tasks: src.scratch_build_tasks ?? null,
+    parent_pungi_compose_ids: req.parent_pungi_compose_ids ?? null,
+    modules: src.modules ?? null,
+    respin_of: req.respin_of ?? null,
+    base_module_br_name: src.base_module_br_name ?? null,
+    base_module_br_stream: src.base_module_br_stream ?? null,
+    base_module_br_stream_version_lte: src.base_module_br_stream_version_lte ?? null,
+    base_module_br_stream_version_gte: src.base_module_br_stream_version_gte ?? null,
+    seconds_to_live,
+  };
+  return { compose, attributes: composeAttributes(compose, targetName) };
+}
+
+function dedupe(list: readonly string[]): string[] {
+  return [...new Set(list)];
+}
+
+function namesToMask(table: Record<string, number>, names: readonly string[], message: (name: string) => string): number {
+  const r = bitMask(table, names);
+  if ('unknown' in r) throw new BadRequest(message(r.unknown));
+  return r.mask;
+}
+
+/** Reference §1.5.1 step 17: "default" or a key of extra_target_dirs. */
+function resolveTargetDir(cfg: Config, requested: string | undefined): { storedPath: string | null; name: string } {
+  if (!requested || requested === 'default') return { storedPath: null, name: 'default' };
+  if (!Object.hasOwn(cfg.extra_target_dirs, requested)) throw new BadRequest(`Unknown "target_dir" "${requested}"`);
+  return { storedPath: cfg.extra_target_dirs[requested], name: requested };
+}
+
+/** Step 9, plus the location rules of `repo` sources (a request never chooses an arbitrary path or URL). */
+function checkSources(cfg: Config, type: SourceTypeName, sources: string[]): void {
+  if (type === 'raw_config') {
+    if (sources.length !== 1) throw new BadRequest('Only single source is allowed for "raw_config" source_type');
+    const [name, commit, ...rest] = sources[0].split('#');
+    if (!name || !commit || rest.length) {
+      throw new BadRequest('Source must be in "source_name#commit_hash" format for "raw_config" source_type.');
+    }
+    if (!Object.hasOwn(cfg.raw_config_urls, name)) throw new BadRequest(`Source "${name}" does not exist in server configuration.`);
+  } else if (type === 'module') {
+    for (const item of sources) {
+      const parts = item.split(':');
+      if (parts.length < 2 || parts.length > 4 || parts.some((p) => p === '')) {
+        throw new BadRequest(`Module definition must be in "n:s", "n:s:v" or "n:s:v:c" format, but got ${item}`);
+      }
+      if (cfg.base_module_names.includes(parts[0])) {
+        throw new BadRequest(`ODCS currently cannot create compose with base modules, but ${parts[0]} was requested.`);
+      }
+    }
+  } else if (type === 'repo') {
+    for (const item of sources) {
+      const problem = repoSourceProblem(cfg, item);
+      if (problem) throw new BadRequest(problem);
+    }
+  }
+}
+
+/** Why a `repo` source is not acceptable, or undefined when it is. */
+export function repoSourceProblem(cfg: Config, source: string): string | undefined {
+  if (/^https?:\/\//.test(source)) {
+    let url: URL;
+    try {
+      url = new URL(source);
+    } catch {
+      return `Repository URL "${source}" is not a valid URL.`;
+    }
+    const hostPort = url.port ? `${url.hostname}:${url.port}` : url.hostname;
+    if (!cfg.allowed_repo_hosts.includes(hostPort) && !cfg.allowed_repo_hosts.includes(url.hostname)) {
+      return `Repository URL "${source}" is not allowed: its host is not in allowed_repo_hosts.`;
+    }
+    return undefined;
+  }
+  if (!path.isAbsolute(source)) return `Repository "${source}" must be an absolute path or an http(s) URL.`;
+  const resolved = path.resolve(source);
+  const inside = cfg.allowed_repo_roots.some((root) => resolved === root || resolved.startsWith(root.endsWith('/') ? root : `${root}/`));
+  if (!inside) return `Repository "${source}" is not allowed: it is not under any of allowed_repo_roots.`;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PATCH /api/1/composes/<id>
+
+export interface ParsedRenewRequest {
+  seconds_to_live: number;
+  sigkeys: string[] | undefined;
+  label: string | undefined;
+  builds: string[] | undefined;
+  modules: string[] | undefined;
+}
+
+/** Reference §1.7: an optional body with the same generic checks as POST. */
+export function parseRenewRequest(cfg: Config, body: unknown): ParsedRenewRequest {
+  const data = checkBody(body, true);
+  const req = parseShape(renewRequestSchema, data);
+  return {
+    seconds_to_live: secondsToLive(cfg, data),
+    sigkeys: req.sigkeys,
+    label: req.label,
+    builds: req.source?.builds,
+    modules: req.source?.modules,
+  };
+}
