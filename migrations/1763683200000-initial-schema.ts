@@ -110,6 +110,7 @@ export class InitialSchema1763683200000 implements MigrationInterface {
         CONSTRAINT outbox_event_has_payload CHECK (kind <> 'event' OR payload IS NOT NULL)
       )`);
     await q.query(`CREATE INDEX outbox_unsent_idx ON outbox (id) WHERE sent_at IS NULL`);
+    await q.query(`CREATE INDEX outbox_compose_id_idx ON outbox (compose_id)`);
     await q.query(`CREATE INDEX outbox_sent_at_idx ON outbox (sent_at) WHERE sent_at IS NOT NULL`);
   }
 

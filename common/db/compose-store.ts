@@ -177,27 +177,44 @@ export class ComposeStore {
     extras: TransitionExtras = {},
     tx: Queryable = this.db,
   ): Promise<ComposeRow | undefined> {
-    const params: unknown[] = [id, to, reason, now, from];
+    const [row] = await this.transitionWhere(`id = $1 AND state = ANY($2::smallint[])`, [id, from], to, reason, now, extras, tx);
+    return row;
+  }
+
+  /** The same move for every compose matching `condition` (whose parameters come first). */
+  private transitionWhere(
+    condition: string,
+    conditionParams: unknown[],
+    to: State,
+    reason: string,
+    now: Date,
+    extras: TransitionExtras = {},
+    tx: Queryable = this.db,
+  ): Promise<ComposeRow[]> {
+    const params: unknown[] = [...conditionParams, to, reason, now];
+    const [pTo, pReason, pNow] = [params.length - 2, params.length - 1, params.length].map((n) => `$${n}`);
+    const to_ = `${pTo}::smallint`;
+    const now_ = `${pNow}::timestamptz`;
     const sets = [
-      `state = $2::smallint`,
-      `state_reason = $3`,
-      `time_started = CASE WHEN $2::smallint = ${STATES.generating} THEN $4::timestamptz ELSE time_started END`,
-      `time_done = CASE WHEN $2::smallint = ${STATES.done} THEN $4::timestamptz ELSE time_done END`,
-      `time_removed = CASE WHEN $2::smallint = ${STATES.removed} THEN $4::timestamptz ELSE time_removed END`,
-      `time_to_expire = CASE WHEN $2::smallint IN (${STATES.done}, ${STATES.failed})
-         THEN $4::timestamptz + (time_to_expire - time_submitted) ELSE time_to_expire END`,
-      `heartbeat_at = CASE WHEN $2::smallint = ${STATES.generating} THEN $4::timestamptz ELSE NULL END`,
+      `state = ${to_}`,
+      `state_reason = ${pReason}`,
+      `time_started = CASE WHEN ${to_} = ${STATES.generating} THEN ${now_} ELSE time_started END`,
+      `time_done = CASE WHEN ${to_} = ${STATES.done} THEN ${now_} ELSE time_done END`,
+      `time_removed = CASE WHEN ${to_} = ${STATES.removed} THEN ${now_} ELSE time_removed END`,
+      `time_to_expire = CASE WHEN ${to_} IN (${STATES.done}, ${STATES.failed})
+         THEN ${now_} + (time_to_expire - time_submitted) ELSE time_to_expire END`,
+      `heartbeat_at = CASE WHEN ${to_} = ${STATES.generating} THEN ${now_} ELSE NULL END`,
     ];
     for (const [column, value] of Object.entries(extras)) {
       params.push(value);
       sets.push(`${column} = $${params.length}`);
     }
-    const sql = this.withOutbox(
-      `UPDATE composes SET ${sets.join(', ')} WHERE id = $1 AND state = ANY($5::smallint[])`,
-      { event: true, work: false },
-    );
-    const [row] = await tx.query<ComposeRow>(sql, params);
-    return row;
+    return tx.query<ComposeRow>(this.withOutbox(`UPDATE composes SET ${sets.join(', ')} WHERE ${condition}`, { event: true, work: false }), params);
+  }
+
+  /** Fails `wait` composes submitted before `before` (reference §6.4 step 3). */
+  async failWaitingSubmittedBefore(before: Date, reason: string, now: Date): Promise<ComposeRow[]> {
+    return this.transitionWhere(`state = ${STATES.wait} AND time_submitted < $1`, [before], STATES.failed, reason, now);
   }
 
   /** Records that `worker` is still working on a generating compose. False if it is no longer ours. */
@@ -248,22 +265,25 @@ export class ComposeStore {
     return rows.find((r) => r.id === id);
   }
 
-  /** `wait` composes submitted before `before`, oldest first, for re-publishing. */
-  async waitingSince(before: Date, limit: number): Promise<number[]> {
-    const rows = await this.db.query<{ id: number }>(
-      `SELECT id FROM composes WHERE state = ${STATES.wait} AND time_submitted < $1 ORDER BY id LIMIT $2`,
-      [before, limit],
+  /**
+   * Queues again the work of `wait` composes submitted before `before` whose work was not queued
+   * since then either: the broker may have lost it. Returns their ids.
+   */
+  async requeueWaitingSubmittedBefore(before: Date, now: Date): Promise<number[]> {
+    const rows = await this.db.query<{ compose_id: number }>(
+      `INSERT INTO outbox (kind, compose_id, created_at)
+       SELECT 'work', c.id, $2 FROM composes c
+       WHERE c.state = ${STATES.wait} AND c.time_submitted < $1
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.compose_id = c.id AND o.kind = 'work' AND o.created_at >= $1)
+       RETURNING compose_id`,
+      [before, now],
     );
-    return rows.map((r) => r.id);
+    return rows.map((r) => r.compose_id);
   }
 
-  /** Queues the work of `wait` composes again (the broker may have lost it). */
-  async requeue(ids: readonly number[]): Promise<number> {
-    if (ids.length === 0) return 0;
-    const rows = await this.db.query(
-      `INSERT INTO outbox (kind, compose_id) SELECT 'work', id FROM composes WHERE id = ANY($1::int[]) AND state = ${STATES.wait} RETURNING id`,
-      [ids],
-    );
+  /** Forgets outbox rows sent before `before`; they are kept a while only to answer "was it sent?". */
+  async purgeSentOutbox(before: Date): Promise<number> {
+    const rows = await this.db.query(`DELETE FROM outbox WHERE sent_at < $1 RETURNING id`, [before]);
     return rows.length;
   }
 

@@ -83,6 +83,26 @@ export class Database implements Queryable {
     }
   }
 
+  /**
+   * Runs `fn` while holding a session-level advisory lock, or returns undefined at once if
+   * another session holds it. The lock dies with the connection, so a crashed holder frees it.
+   */
+  async withAdvisoryLock<T>(key: number, fn: () => Promise<T>): Promise<T | undefined> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const q = new RunnerQueryable(runner);
+      const [{ locked }] = await q.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1) AS locked`, [key]);
+      if (!locked) return undefined;
+      try {
+        return await fn();
+      } finally {
+        await q.query(`SELECT pg_advisory_unlock($1)`, [key]).catch(() => undefined);
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+
   /** Applies every pending migration; returns the names applied. */
   async migrate(): Promise<string[]> {
     const applied = await this.dataSource.runMigrations({ transaction: 'each' });

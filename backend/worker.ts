@@ -1,0 +1,177 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Broker, Consumer, Delivery } from '../common/broker/broker';
+import type { Config } from '../common/config';
+import type { ComposeStore, TransitionExtras } from '../common/db/compose-store';
+import { isDatabaseUnavailable } from '../common/db/database';
+import type { ComposeRow } from '../common/db/entities';
+import { STATES } from '../common/enums';
+import type { Logger } from '../common/log';
+import type { WorkMessage } from '../common/messaging/outbox-messages';
+
+/** What building a compose produced: columns to record with the `done` transition. */
+export type BuildResult = TransitionExtras;
+
+/**
+ * Builds one claimed compose. Throws to fail it; the error's message becomes the reason
+ * (`Error while generating compose: <message>`). `signal` aborts when the compose is no
+ * longer ours (cancelled, failed by the beat) or the worker is shutting down.
+ */
+export type BuildCompose = (compose: ComposeRow, signal: AbortSignal) => Promise<BuildResult>;
+
+export interface WorkerDeps {
+  cfg: Config;
+  store: ComposeStore;
+  broker: Broker;
+  log: Logger;
+  build: BuildCompose;
+  clock?: () => Date;
+  /** Called after this worker wrote outbox rows (state changes), so they are published at once. */
+  outboxWritten?: () => void;
+  name?: string;
+}
+
+const RETRY_DELAY_MS = 1000;
+
+/**
+ * Consumes `{compose_id}` messages. A message is acked only once its compose is in a final
+ * state (or was never ours to build), so a worker killed mid-compose leaves the message to be
+ * redelivered; a duplicate delivery claims nothing and is acked.
+ */
+export class Worker {
+  readonly name: string;
+  private consumer?: Consumer;
+  private readonly inFlight = new Map<number, AbortController>();
+  private readonly settled = new Set<Promise<void>>();
+  private stopping = false;
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: WorkerDeps) {
+    this.name = deps.name ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  async start(): Promise<void> {
+    const { cfg, broker } = this.deps;
+    this.consumer = await broker.consume(cfg.work_queue, { prefetch: cfg.num_concurrent_composes }, (d) => {
+      const p = this.handle(d).catch((err) => this.deps.log.error({ err }, 'work message handling failed'));
+      this.settled.add(p);
+      void p.finally(() => this.settled.delete(p));
+    });
+  }
+
+  /** Stops taking work and waits for the composes in progress to end. */
+  async stop(options: { abort?: boolean } = {}): Promise<void> {
+    this.stopping = true;
+    if (options.abort) for (const c of this.inFlight.values()) c.abort(new Error('worker shutting down'));
+    await Promise.allSettled([...this.settled]);
+    await this.consumer?.cancel();
+  }
+
+  /** Composes this worker is building now. */
+  get busy(): number[] {
+    return [...this.inFlight.keys()];
+  }
+
+  private async handle(delivery: Delivery): Promise<void> {
+    const id = parseWorkMessage(delivery.body);
+    if (id === undefined) {
+      this.deps.log.warn({ body: delivery.body.toString('utf8').slice(0, 200) }, 'dropping a malformed work message');
+      delivery.ack();
+      return;
+    }
+    let compose: ComposeRow | undefined;
+    try {
+      compose = await this.deps.store.claim(id, this.name, this.clock());
+    } catch (err) {
+      // The database is the truth; without it we cannot know, so let the broker keep the message.
+      this.deps.log.warn({ compose: id, err: (err as Error).message }, 'cannot claim compose; will retry');
+      await sleep(RETRY_DELAY_MS);
+      delivery.nack(true);
+      return;
+    }
+    if (!compose) {
+      this.deps.log.debug({ compose: id, redelivered: delivery.redelivered }, 'nothing to claim');
+      delivery.ack();
+      return;
+    }
+    this.deps.outboxWritten?.();
+    await this.run(compose);
+    delivery.ack();
+  }
+
+  private async run(compose: ComposeRow): Promise<void> {
+    const { store, log, cfg } = this.deps;
+    const controller = new AbortController();
+    this.inFlight.set(compose.id, controller);
+    const beat = setInterval(() => {
+      store
+        .heartbeat(compose.id, this.name, this.clock())
+        .then((ours) => {
+          if (!ours) controller.abort(new Error('the compose is no longer assigned to this worker'));
+        })
+        .catch((err) => log.warn({ compose: compose.id, err: (err as Error).message }, 'heartbeat failed'));
+    }, cfg.heartbeat_interval * 1000);
+    log.info({ compose: compose.id, source_type: compose.source_type }, 'generating compose');
+    try {
+      let outcome: { state: typeof STATES.done | typeof STATES.failed; reason: string; extras: BuildResult };
+      try {
+        const extras = await this.deps.build(compose, controller.signal);
+        outcome = { state: STATES.done, reason: 'Compose is generated successfully', extras };
+      } catch (err) {
+        if (controller.signal.aborted) {
+          log.warn({ compose: compose.id, reason: String(controller.signal.reason) }, 'compose abandoned');
+          return;
+        }
+        const message = failureMessage(cfg, err);
+        log.warn({ compose: compose.id, reason: message }, 'compose failed');
+        outcome = { state: STATES.failed, reason: `Error while generating compose: ${message}`, extras: {} };
+      }
+      await this.finish(compose.id, outcome.state, outcome.reason, outcome.extras);
+    } finally {
+      clearInterval(beat);
+      this.inFlight.delete(compose.id);
+    }
+  }
+
+  /** Records the final state, retrying while the database is away: the message stays unacked meanwhile. */
+  private async finish(id: number, state: typeof STATES.done | typeof STATES.failed, reason: string, extras: BuildResult): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const row = await this.deps.store.transition(id, [STATES.generating], state, reason, this.clock(), extras);
+        if (row) {
+          this.deps.outboxWritten?.();
+          this.deps.log.info({ compose: id, state: row.state }, 'compose finished');
+        } else {
+          this.deps.log.warn({ compose: id }, 'compose left generating while we built it; result dropped');
+        }
+        return;
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) || this.stopping) throw err;
+        if (attempt === 0) this.deps.log.warn({ compose: id, err: (err as Error).message }, 'cannot record result; retrying');
+        await sleep(Math.min(10000, RETRY_DELAY_MS * 2 ** Math.min(attempt, 4)));
+      }
+    }
+  }
+}
+
+/** The compose id of a work message, or undefined if the message is not one. */
+export function parseWorkMessage(body: Buffer): number | undefined {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as Partial<WorkMessage>;
+    const id = parsed?.compose_id;
+    return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The reason shown to users; paths under target_dir are shown as their public URLs (reference §5.1). */
+export function failureMessage(cfg: Config, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split(cfg.target_dir).join(cfg.target_dir_url);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

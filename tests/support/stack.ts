@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Express } from 'express';
+import { Beat } from '../../backend/beat/beat';
+import { startWorker } from '../../backend/main';
+import type { Worker } from '../../backend/worker';
+import { type Config, type ConfigInput, loadConfig } from '../../common/config';
+import { silentLogger } from '../../common/log';
+import { connectServices, type Services } from '../../common/services';
+import { createApp } from '../../frontend/app';
+import type { FrontendContext } from '../../frontend/context';
+import { frontendContext } from '../../frontend/main';
+import { createTestDatabase, type TestDatabase } from './db';
+import { AMQP_URL } from './env';
+
+export interface TestStack {
+  cfg: Config;
+  s: Services;
+  app: Express;
+  ctx: FrontendContext;
+  worker?: Worker;
+  beat: Beat;
+  /** Directory holding target_dir and anything else of this stack. */
+  dir: string;
+  close(): Promise<void>;
+}
+
+export interface TestStackOptions {
+  config?: ConfigInput;
+  broker?: 'amqp' | 'memory';
+  /** Start a worker consuming the work queue. */
+  worker?: boolean;
+  /** Start the outbox relay loop (otherwise tests call relay.drain()). */
+  relay?: boolean;
+  context?: Partial<FrontendContext>;
+}
+
+/** A unique name for queues, topic prefixes and the like of one test file. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+/**
+ * The real stack of one test: its own database (a migrated copy of the template), real
+ * RabbitMQ with its own work queue (or the in-process broker), and the Express app.
+ */
+export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
+  const db: TestDatabase = await createTestDatabase();
+  const dir = mkdtempSync(path.join(tmpdir(), 'odcs-test-'));
+  const workQueue = uniqueName('odcs.test.composes');
+  const cfg = loadConfig(
+    {},
+    {
+      database_url: db.url,
+      amqp_url: AMQP_URL,
+      work_queue: workQueue,
+      target_dir: path.join(dir, 'composes'),
+      target_dir_url: 'http://localhost/odcs',
+      data_dir: dir,
+      log_level: 'silent',
+      messaging_topic_prefix: uniqueName('test'),
+      ...options.config,
+    },
+  );
+  const s = await connectServices(cfg, { role: 'test', broker: options.broker ?? 'amqp', log: silentLogger(), waitForDatabaseMs: 0 });
+  await s.broker.assertQueue(workQueue);
+  if (options.relay) s.relay.start();
+  const worker = options.worker ? await startWorker(s) : undefined;
+  const beat = new Beat({ cfg, db: s.db, store: s.store, log: s.log, outboxWritten: () => s.relay.kick() });
+  const ctx = frontendContext(s, { context: options.context });
+  const app = createApp(ctx);
+  return {
+    cfg,
+    s,
+    app,
+    ctx,
+    worker,
+    beat,
+    dir,
+    async close() {
+      await worker?.stop();
+      await s.broker.deleteQueue(workQueue).catch(() => undefined);
+      await s.close();
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
