@@ -17,13 +17,21 @@ export function pyRepr(value: unknown): string {
 }
 
 function pyNumber(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e16) return String(n);
+  // A JSON number without fraction is a Python int (printed in full); JSON.parse cannot tell us
+  // whether the text was `1e16` (a Python float), so integral values are taken as ints.
+  if (Number.isInteger(n)) return BigInt(n).toString();
   if (!Number.isFinite(n)) return n > 0 ? 'inf' : n < 0 ? '-inf' : 'nan';
-  const s = String(n);
-  // JavaScript writes 1e+21 where Python writes 1e+21 too, but 1e21 vs 1e+21 differ for
-  // small exponents: Python always signs the exponent and pads it to two digits.
-  return s.replace(/e([+-])(\d)$/, 'e$10$2');
+  // Both languages print the shortest digits that round-trip; they differ in when they switch
+  // to exponent notation (CPython: exponent < -4 or >= 16) and in how they write the exponent
+  // (CPython always signs it and pads it to two digits).
+  const [mantissa, exp] = n.toExponential().split('e');
+  const e = Number(exp);
+  if (e < -4 || e >= 16) return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  return String(n);
 }
+
+/** What CPython's str.isprintable() rejects: Unicode "Other" and "Separator" except the space. */
+const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
 
 function pyString(s: string): string {
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
@@ -35,9 +43,11 @@ function pyString(s: string): string {
     else if (ch === '\n') out += '\\n';
     else if (ch === '\r') out += '\\r';
     else if (ch === '\t') out += '\\t';
-    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
-    else if (code >= 0x80 && code < 0xa0) out += `\\x${code.toString(16).padStart(2, '0')}`;
-    else out += ch;
+    else if (ch !== ' ' && NON_PRINTABLE.test(ch)) {
+      if (code < 0x100) out += `\\x${code.toString(16).padStart(2, '0')}`;
+      else if (code < 0x10000) out += `\\u${code.toString(16).padStart(4, '0')}`;
+      else out += `\\U${code.toString(16).padStart(8, '0')}`;
+    } else out += ch;
   }
   return out + quote;
 }

@@ -5,7 +5,7 @@ import type { Config } from './config';
 import { ComposeStore } from './db/compose-store';
 import { Database } from './db/database';
 import { createLogger, type Logger } from './log';
-import { OutboxRelay } from './messaging/outbox-relay';
+import { OutboxRelay, type RelayOptions } from './messaging/outbox-relay';
 
 /** The outside world of one process: database, broker, the outbox relay and a logger. */
 export interface Services {
@@ -25,6 +25,7 @@ export interface ServiceOptions {
   log?: Logger;
   /** Retry the first database connection this long before giving up (ms). */
   waitForDatabaseMs?: number;
+  relay?: RelayOptions;
 }
 
 /** Connects to PostgreSQL, retrying while it starts up (containers start in any order). */
@@ -46,7 +47,7 @@ export async function connectServices(cfg: Config, options: ServiceOptions): Pro
   const db = await connectDatabase(cfg, options.role, log, options.waitForDatabaseMs ?? 60000);
   const store = new ComposeStore(db, cfg.messaging_backend !== '');
   const broker: Broker = options.broker === 'memory' ? new MemoryBroker() : new AmqpBroker(cfg.amqp_url, log);
-  const relay = new OutboxRelay(db, broker, cfg, log);
+  const relay = new OutboxRelay(db, broker, cfg, log, options.relay);
   return {
     cfg,
     log,

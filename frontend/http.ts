@@ -32,7 +32,8 @@ export function externalBase(req: Request): string {
     (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim() || undefined;
   const scheme = first(req.headers['x-scheme']) ?? req.protocol;
   const host = first(req.headers['x-forwarded-host']) ?? req.headers.host ?? 'localhost';
-  const prefix = (first(req.headers['x-script-name']) ?? '').replace(/\/+$/, '');
+  // A prefix without its leading slash would run into the host name.
+  const prefix = (first(req.headers['x-script-name']) ?? '').replace(/\/+$/, '').replace(/^(?=[^/])/, '/');
   return `${scheme}://${host}${prefix}`;
 }
 

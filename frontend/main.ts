@@ -50,11 +50,17 @@ export async function startFrontend(s: Services, options: FrontendOptions = {}):
   });
   const { port } = server.address() as AddressInfo;
   s.log.info({ host, port }, 'API listening');
+  // Keep the count log short, so that list totals stay cheap to read.
+  const compactor = setInterval(() => {
+    s.store.compactCounts().catch((err) => s.log.debug({ err: (err as Error).message }, 'count compaction failed'));
+  }, 1000);
+  compactor.unref();
   return {
     server,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(compactor);
         server.close(() => resolve());
         server.closeIdleConnections();
       }),

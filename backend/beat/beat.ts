@@ -4,9 +4,8 @@ import type { Database } from '../../common/db/database';
 import type { Logger } from '../../common/log';
 
 /** Only one beat round runs at a time across all replicas. */
-const BEAT_LOCK_KEY = 0x0dc5_0002;
+export const BEAT_LOCK_KEY = 0x0dc5_0002;
 const WAIT_LIMIT_SECONDS = 3 * 24 * 3600;
-const OUTBOX_RETENTION_SECONDS = 24 * 3600;
 
 export interface BeatDeps {
   cfg: Config;
@@ -23,7 +22,6 @@ export interface BeatReport {
   ran: boolean;
   requeued: number[];
   failedWaiting: number[];
-  purgedOutbox: number;
 }
 
 /**
@@ -48,19 +46,13 @@ export class Beat {
     return { failedWaiting: failed.map((r) => r.id), requeued };
   }
 
-  async purgeOutbox(now: Date): Promise<number> {
-    return this.deps.store.purgeSentOutbox(new Date(now.getTime() - OUTBOX_RETENTION_SECONDS * 1000));
-  }
-
   /** One round of every job, unless another replica is running one. Job errors are logged, not fatal. */
   async runOnce(now: Date = new Date()): Promise<BeatReport> {
-    const report: BeatReport = { ran: false, requeued: [], failedWaiting: [], purgedOutbox: 0 };
+    const report: BeatReport = { ran: false, requeued: [], failedWaiting: [] };
     const result = await this.deps.db.withAdvisoryLock(BEAT_LOCK_KEY, async () => {
       report.ran = true;
       await this.job('lost waiting composes', async () => Object.assign(report, await this.handleLostWaiting(now)));
-      await this.job('outbox purge', async () => {
-        report.purgedOutbox = await this.purgeOutbox(now);
-      });
+      await this.job('count compaction', () => this.deps.store.compactCounts());
       return report;
     });
     if (result && (report.requeued.length || report.failedWaiting.length)) {

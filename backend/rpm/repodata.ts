@@ -70,15 +70,14 @@ export async function readRepository(base: string, options: ReadRepositoryOption
   if (!primary) throw new RepodataError(`${base}: repomd.xml has no primary data`);
   const verify = options.verifyChecksums !== false;
 
-  const packages = await parsePrimary(
-    await openMetadata(base, primary, verify, options.signal),
-    options.repoId,
-  ).catch((err: unknown) => rethrow(err, `${base}/${primary.location}`));
+  const packages = await parsePrimary(await openMetadata(base, primary, verify, options.signal), options.repoId).catch(
+    (err: unknown) => rethrow(err, `${base}/${primary.location}`),
+  );
 
   const filelists = repomd.records['filelists'];
   if (options.filelists !== false && filelists) {
-    await mergeFilelists(packages, await openMetadata(base, filelists, verify, options.signal)).catch(
-      (err: unknown) => rethrow(err, `${base}/${filelists.location}`),
+    await mergeFilelists(packages, await openMetadata(base, filelists, verify, options.signal)).catch((err: unknown) =>
+      rethrow(err, `${base}/${filelists.location}`),
     );
   }
   return { repomd, packages };
@@ -199,6 +198,8 @@ class PrimaryHandler implements XmlHandler {
   private buffered = '';
   private checksumType = '';
   private readonly strings = new Map<string, string>();
+  private lastInterned = '';
+  private lastSourcerpm = '';
   private readonly plainDeps = new Map<string, Dep>();
   private readonly preDeps = new Map<string, Dep>();
 
@@ -255,7 +256,7 @@ class PrimaryHandler implements XmlHandler {
       this.buffered = '';
       switch (name) {
         case 'name':
-          pkg.name = this.intern(value);
+          pkg.name = value;
           break;
         case 'arch':
           pkg.arch = this.intern(value);
@@ -264,7 +265,9 @@ class PrimaryHandler implements XmlHandler {
           pkg.checksum = { type: this.intern(this.checksumType), value };
           break;
         case 'sourcerpm':
-          pkg.sourcerpm = value === '' ? null : this.intern(value);
+          // Sibling packages follow each other: share the string with the previous one.
+          pkg.sourcerpm =
+            value === '' ? null : value === this.lastSourcerpm ? this.lastSourcerpm : (this.lastSourcerpm = value);
           break;
         case 'file':
           pkg.files.push(value);
@@ -281,10 +284,12 @@ class PrimaryHandler implements XmlHandler {
   }
 
   private intern(s: string): string {
+    // Consecutive packages mostly share arch, release and checksum type.
+    if (s === this.lastInterned) return this.lastInterned;
     const known = this.strings.get(s);
-    if (known !== undefined) return known;
+    if (known !== undefined) return (this.lastInterned = known);
     this.strings.set(s, s);
-    return s;
+    return (this.lastInterned = s);
   }
 
   /** Unversioned entries repeat across thousands of packages: those share one object. */
@@ -306,11 +311,19 @@ class PrimaryHandler implements XmlHandler {
     const epoch = attrs.get('epoch');
     const version = attrs.get('ver');
     const release = attrs.get('rel');
-    if (epoch !== undefined) dep.epoch = this.intern(epoch);
-    if (version !== undefined) dep.version = this.intern(version);
-    if (release !== undefined) dep.release = this.intern(release);
+    if (epoch !== undefined) dep.epoch = epoch === '0' ? '0' : this.intern(epoch);
+    if (version !== undefined) dep.version = this.sameAsPackage(version);
+    if (release !== undefined) dep.release = this.sameAsPackage(release);
     if (pre) dep.pre = true;
     return dep;
+  }
+
+  /** Most versioned entries carry the package's own version or release: share those. */
+  private sameAsPackage(s: string): string {
+    const pkg = this.pkg!;
+    if (s === pkg.release) return pkg.release;
+    if (s === pkg.version) return pkg.version;
+    return this.intern(s);
   }
 }
 
@@ -397,8 +410,13 @@ export async function mergeFilelists(packages: RpmPackage[], source: AsyncIterab
 function mergeFileLists(fromPrimary: string[], fromFilelists: string[]): string[] {
   if (fromPrimary.length === 0) return fromFilelists;
   if (fromFilelists.length === 0) return fromPrimary;
-  const known = new Set(fromFilelists);
-  for (const f of fromPrimary) if (!known.has(f)) fromFilelists.push(f);
+  // primary.xml lists a handful of paths: scanning beats hashing the whole list.
+  const count = fromFilelists.length;
+  const known = fromPrimary.length > 8 ? new Set(fromFilelists) : null;
+  for (const f of fromPrimary) {
+    const present = known ? known.has(f) : fromFilelists.lastIndexOf(f, count - 1) >= 0;
+    if (!present) fromFilelists.push(f);
+  }
   return fromFilelists;
 }
 
@@ -485,6 +503,8 @@ export function decompress(input: Readable, fileName: string): Readable {
   if (fileName.endsWith('.gz')) {
     const gunzip = createGunzip({ chunkSize: 256 * 1024 });
     input.on('error', (err) => gunzip.destroy(err));
+    // A reader that stops early (a parse error) must not leave the file or socket open.
+    gunzip.once('close', () => input.destroy());
     return input.pipe(gunzip);
   }
   if (fileName.endsWith('.zck')) throw new RepodataError(`${fileName}: zchunk metadata is not supported`);
@@ -522,6 +542,11 @@ function throughTool(input: Readable, command: string, fileName: string): Readab
       if (code === 0) result.end();
       else result.destroy(new RepodataError(`${fileName}: ${command} -dc failed (exit ${code}): ${stderr.trim()}`));
     });
+  });
+  // A reader that stops early must not leave the tool blocked on a full pipe.
+  result.once('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+    input.destroy();
   });
   return result;
 }

@@ -64,6 +64,47 @@ const COLON = 0x3a;
 
 const isSpace = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x09 || b === 0x0d;
 
+/**
+ * Buffer.prototype has had latin1Slice/utf8Slice (toString without its argument checks and
+ * encoding lookup) since Node 0.x; they are a third faster on millions of short strings. Typed
+ * here because @types/node does not declare them; toString is the fallback.
+ */
+interface FastSlices {
+  latin1Slice?: (start: number, end: number) => string;
+  utf8Slice?: (start: number, end: number) => string;
+}
+const proto = Buffer.prototype as unknown as FastSlices;
+const latin1 = proto.latin1Slice
+  ? (buf: Buffer, s: number, e: number): string => (buf as unknown as Required<FastSlices>).latin1Slice(s, e)
+  : (buf: Buffer, s: number, e: number): string => buf.toString('latin1', s, e);
+const utf8 = proto.utf8Slice
+  ? (buf: Buffer, s: number, e: number): string => (buf as unknown as Required<FastSlices>).utf8Slice(s, e)
+  : (buf: Buffer, s: number, e: number): string => buf.toString('utf8', s, e);
+
+/**
+ * Element and attribute names repeat millions of times: keep one string per name so the
+ * handler's comparisons and lookups see the same (hash-cached) instance and nothing is
+ * allocated. Indexed by length and two bytes; a collision just replaces the entry.
+ */
+class NameCache {
+  private readonly entries: string[] = new Array<string>(4096).fill('');
+
+  get(buf: Buffer, start: number, end: number): string {
+    const len = end - start;
+    if (len <= 0) return '';
+    const slot = ((len * 131) ^ (buf[start]! * 7) ^ (buf[end - 1]! << 4) ^ buf[start + (len >> 1)]!) & 4095;
+    const known = this.entries[slot]!;
+    if (known.length === len) {
+      let i = 0;
+      while (i < len && known.charCodeAt(i) === buf[start + i]) i++;
+      if (i === len) return known;
+    }
+    const name = latin1(buf, start, end);
+    this.entries[slot] = name;
+    return name;
+  }
+}
+
 const CDATA_OPEN = Buffer.from('<![CDATA[');
 const CDATA_CLOSE = Buffer.from(']]>');
 const COMMENT_OPEN = Buffer.from('<!--');
@@ -78,6 +119,7 @@ export class XmlTokenizer {
   private readonly attrs = new XmlAttributes();
   private depth = 0;
   private sawRoot = false;
+  private readonly names = new NameCache();
 
   constructor(private readonly handler: XmlHandler) {}
 
@@ -148,7 +190,7 @@ export class XmlTokenizer {
     let end = gt;
     while (end > pos + 2 && isSpace(buf[end - 1]!)) end--;
     this.depth--;
-    this.handler.close(localName(buf, pos + 2, end));
+    this.handler.close(this.localName(buf, pos + 2, end));
     return gt + 1;
   }
 
@@ -161,7 +203,7 @@ export class XmlTokenizer {
       i++;
     }
     if (i >= len) return MORE;
-    const name = localName(buf, pos + 1, i);
+    const name = this.localName(buf, pos + 1, i);
     const attrs = this.attrs;
     attrs.reset(buf);
     for (;;) {
@@ -191,9 +233,15 @@ export class XmlTokenizer {
       if (quote !== 0x22 && quote !== 0x27) throw this.syntax(buf, pos, 'unquoted attribute value');
       const close = buf.indexOf(quote, i + 1);
       if (close < 0) return MORE;
-      attrs.add(buf.toString('latin1', nameStart, nameEnd), i + 1, close);
+      attrs.add(this.names.get(buf, nameStart, nameEnd), i + 1, close);
       i = close + 1;
     }
+  }
+
+  private localName(buf: Buffer, start: number, end: number): string {
+    let from = start;
+    for (let i = start; i < end; i++) if (buf[i] === COLON) from = i + 1;
+    return this.names.get(buf, from, end);
   }
 
   private opened(name: string, selfClosing: boolean): void {
@@ -208,12 +256,6 @@ export class XmlTokenizer {
   }
 }
 
-function localName(buf: Buffer, start: number, end: number): string {
-  let from = start;
-  for (let i = start; i < end; i++) if (buf[i] === COLON) from = i + 1;
-  return buf.toString('latin1', from, end);
-}
-
 function startsWithAt(buf: Buffer, pos: number, prefix: Buffer): boolean {
   if (buf.length - pos < prefix.length) return false;
   return buf.compare(prefix, 0, prefix.length, pos, pos + prefix.length) === 0;
@@ -225,7 +267,7 @@ function skipPast(buf: Buffer, from: number, marker: Buffer): number {
 }
 
 function decodeRange(buf: Buffer, start: number, end: number): string {
-  const s = buf.toString('utf8', start, end);
+  const s = utf8(buf, start, end);
   for (let i = start; i < end; i++) if (buf[i] === AMP) return decodeEntities(s);
   return s;
 }

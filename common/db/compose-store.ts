@@ -37,6 +37,72 @@ const NEW_COMPOSE_COLUMNS = [
   'base_module_br_stream_version_gte',
 ] as const satisfies ReadonlyArray<keyof NewCompose>;
 
+/** SQL types of the insertable columns, for reading a batch of new composes from JSON. */
+const NEW_COMPOSE_TYPES: Record<(typeof NEW_COMPOSE_COLUMNS)[number], string> = {
+  owner: 'text',
+  source_type: 'smallint',
+  source: 'text',
+  modular_koji_tags: 'text[]',
+  module_defaults_url: 'text',
+  koji_event: 'bigint',
+  sigkeys: 'text[]',
+  results: 'integer',
+  packages: 'text[]',
+  builds: 'text[]',
+  flags: 'integer',
+  arches: 'text[]',
+  multilib_arches: 'text[]',
+  multilib_method: 'integer',
+  lookaside_repos: 'text[]',
+  label: 'text',
+  compose_type: 'text',
+  pungi_config_dump: 'text',
+  target_dir: 'text',
+  scratch_modules: 'text[]',
+  scratch_build_tasks: 'text[]',
+  parent_pungi_compose_ids: 'text[]',
+  modules: 'text[]',
+  respin_of: 'text',
+  base_module_br_name: 'text',
+  base_module_br_stream: 'text',
+  base_module_br_stream_version_lte: 'bigint',
+  base_module_br_stream_version_gte: 'bigint',
+};
+
+const MAX_CREATE_BATCH = 200;
+const MAX_CREATE_BATCHES_IN_FLIGHT = 3;
+
+interface PendingCreate {
+  compose: NewCompose;
+  now: Date;
+  resolve(row: ComposeRow): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Inserts a batch of composes given as one JSON array, with their outbox rows, in one
+ * statement. Ids are drawn in input order in a materialised CTE, so each row maps back to its
+ * request through `ord`.
+ */
+function INSERT_BATCH_SQL(messaging: boolean): string {
+  const cols = NEW_COMPOSE_COLUMNS.join(', ');
+  const defs = NEW_COMPOSE_COLUMNS.map((c) => `${c} ${NEW_COMPOSE_TYPES[c]}`).join(', ');
+  return `WITH input AS MATERIALIZED (
+      SELECT nextval('composes_id_seq'::regclass)::int AS id, x.*
+      FROM jsonb_to_recordset($1::jsonb) AS x(ord integer, time_submitted timestamptz, seconds_to_live integer, ${defs})),
+    c AS (
+      INSERT INTO composes (id, ${cols}, state, time_submitted, time_to_expire)
+      SELECT id, ${cols}, ${STATES.wait}, time_submitted, time_submitted + make_interval(secs => seconds_to_live) FROM input
+      RETURNING *)${
+        messaging
+          ? `,
+    e AS (INSERT INTO outbox (kind, compose_id, payload) SELECT 'event', id, to_jsonb(c) - 'pungi_config_dump' FROM c)`
+          : ''
+      },
+    w AS (INSERT INTO outbox (kind, compose_id) SELECT 'work', id FROM c)
+    SELECT c.*, input.ord FROM c JOIN input USING (id) ORDER BY input.ord`;
+}
+
 /** Columns a transition may set besides state and times (results of the pipeline). */
 export type TransitionExtras = Partial<
   Pick<ComposeRow, 'koji_event' | 'source' | 'pungi_compose_id' | 'arches' | 'sigkeys' | 'builds' | 'packages' | 'reused_id'>
@@ -107,18 +173,53 @@ export class ComposeStore {
     return parts.join('');
   }
 
-  /** Creates a compose in `wait` and queues its work, atomically. */
-  async create(compose: NewCompose, now: Date, tx: Queryable = this.db): Promise<ComposeRow> {
-    const values = NEW_COMPOSE_COLUMNS.map((c) => compose[c]);
-    const n = values.length;
-    const placeholders = values.map((_, i) => `$${i + 1}`).join(', ');
-    const sql = this.withOutbox(
-      `INSERT INTO composes (${NEW_COMPOSE_COLUMNS.join(', ')}, state, time_submitted, time_to_expire)
-       VALUES (${placeholders}, 0, $${n + 1}, $${n + 1}::timestamptz + make_interval(secs => $${n + 2}))`,
-      { event: true, work: true },
-    );
-    const [row] = await tx.query<ComposeRow>(sql, [...values, now, compose.seconds_to_live]);
-    return row;
+  /**
+   * Creates a compose in `wait` and queues its work, atomically. Concurrent calls share one
+   * statement (and one commit): while a batch is being written, new composes wait for the next
+   * one. Nothing waits when the service is quiet; under load this divides the per-request cost
+   * of round trips, parsing and WAL flushes by the batch size.
+   */
+  create(compose: NewCompose, now: Date, tx?: Queryable): Promise<ComposeRow> {
+    if (tx) return this.insertBatch([{ compose, now }], tx).then(([row]) => row);
+    return new Promise((resolve, reject) => {
+      this.pendingCreates.push({ compose, now, resolve, reject });
+      if (this.createsInFlight < MAX_CREATE_BATCHES_IN_FLIGHT) void this.flushCreates();
+    });
+  }
+
+  private readonly pendingCreates: PendingCreate[] = [];
+  private createsInFlight = 0;
+
+  private async flushCreates(): Promise<void> {
+    this.createsInFlight += 1;
+    try {
+      while (this.pendingCreates.length > 0) {
+        const batch = this.pendingCreates.splice(0, MAX_CREATE_BATCH);
+        try {
+          const rows = await this.insertBatch(batch);
+          batch.forEach((p, i) => p.resolve(rows[i]));
+        } catch (err) {
+          if (batch.length === 1) {
+            batch[0].reject(err);
+            continue;
+          }
+          // One bad row must not fail its neighbours: write them one by one.
+          await Promise.all(batch.map((p) => this.insertBatch([p]).then(([row]) => p.resolve(row), p.reject)));
+        }
+      }
+    } finally {
+      this.createsInFlight -= 1;
+    }
+  }
+
+  private async insertBatch(items: ReadonlyArray<{ compose: NewCompose; now: Date }>, tx: Queryable = this.db): Promise<ComposeRow[]> {
+    const input = items.map(({ compose, now }, ord) => {
+      const row: Record<string, unknown> = { ord, time_submitted: now.toISOString(), seconds_to_live: compose.seconds_to_live };
+      for (const c of NEW_COMPOSE_COLUMNS) row[c] = compose[c];
+      return row;
+    });
+    const rows = await tx.query<ComposeRow & { ord: number }>(INSERT_BATCH_SQL(this.messaging), [JSON.stringify(input)]);
+    return rows.map(({ ord: _ord, ...row }) => row as ComposeRow);
   }
 
   async get(id: number): Promise<ComposeRow | undefined> {
@@ -139,13 +240,19 @@ export class ComposeStore {
     const dir = q.descending ? 'DESC' : 'ASC';
     // PostgreSQL's own NULL placement, as ODCS has it; the id tie-breaker keeps pages stable.
     const order = q.orderBy === 'id' ? `id ${dir}` : `${q.orderBy} ${dir}, id ${dir}`;
-    const pageSql = `SELECT ${SUMMARY_COLUMNS} FROM composes ${whereSql} ORDER BY ${order} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`;
-    const countSql = `SELECT count(*) AS total FROM composes ${whereSql}`;
-    const [rows, [{ total }]] = await Promise.all([
-      q.limit > 0 ? this.db.query<ComposeRow>(pageSql, [...params, q.limit, q.offset]) : Promise.resolve([]),
-      this.db.query<{ total: number }>(countSql, params),
-    ]);
-    return { rows, total };
+    const n = params.length;
+    const total = countsCover(q.filters)
+      ? `((SELECT coalesce(sum(n), 0) FROM compose_counts ${whereSql})
+          + (SELECT coalesce(sum(delta), 0) FROM compose_count_deltas ${whereSql}))::bigint`
+      : `(SELECT count(*) FROM composes ${whereSql})`;
+    // One round trip for the page and the total; an empty page still brings the total.
+    const result = await this.db.query<ComposeRow & { total: number }>(
+      `SELECT t.total, p.* FROM (SELECT ${total} AS total) t
+       LEFT JOIN LATERAL (SELECT ${SUMMARY_COLUMNS} FROM composes ${whereSql} ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2}) p ON true`,
+      [...params, Math.max(0, q.limit), q.offset],
+    );
+    const rows = result.filter((r) => r.id !== null).map(({ total: _total, ...row }) => row as ComposeRow);
+    return { rows, total: result[0]?.total ?? 0 };
   }
 
   /**
@@ -266,31 +373,47 @@ export class ComposeStore {
   }
 
   /**
-   * Queues again the work of `wait` composes submitted before `before` whose work was not queued
-   * since then either: the broker may have lost it. Returns their ids.
+   * Queues again the work of `wait` composes submitted before `before` whose work was not
+   * queued again since then and is not still waiting in the outbox: the broker may have lost it.
+   * Returns their ids.
    */
   async requeueWaitingSubmittedBefore(before: Date, now: Date): Promise<number[]> {
-    const rows = await this.db.query<{ compose_id: number }>(
-      `INSERT INTO outbox (kind, compose_id, created_at)
-       SELECT 'work', c.id, $2 FROM composes c
-       WHERE c.state = ${STATES.wait} AND c.time_submitted < $1
-         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.compose_id = c.id AND o.kind = 'work' AND o.created_at >= $1)
-       RETURNING compose_id`,
+    const rows = await this.db.query<{ id: number }>(
+      `WITH lost AS (
+         UPDATE composes SET queued_at = $2
+         WHERE state = ${STATES.wait} AND time_submitted < $1 AND (queued_at IS NULL OR queued_at < $1)
+           AND id NOT IN (SELECT compose_id FROM outbox WHERE kind = 'work')
+         RETURNING id)
+       INSERT INTO outbox (kind, compose_id, created_at) SELECT 'work', id, $2 FROM lost RETURNING compose_id AS id`,
       [before, now],
     );
-    return rows.map((r) => r.compose_id);
+    return rows.map((r) => r.id).sort((a, b) => a - b);
   }
 
-  /** Forgets outbox rows sent before `before`; they are kept a while only to answer "was it sent?". */
-  async purgeSentOutbox(before: Date): Promise<number> {
-    const rows = await this.db.query(`DELETE FROM outbox WHERE sent_at < $1 RETURNING id`, [before]);
-    return rows.length;
+  /** Folds the count log into compose_counts; exact totals stay exact while it runs. */
+  async compactCounts(): Promise<void> {
+    await this.db.query(
+      `WITH moved AS (DELETE FROM compose_count_deltas RETURNING source_type, state, owner, delta)
+       INSERT INTO compose_counts (source_type, state, owner, n)
+       SELECT source_type, state, owner, sum(delta) FROM moved GROUP BY 1, 2, 3
+       ON CONFLICT (source_type, state, owner) DO UPDATE SET n = compose_counts.n + excluded.n`,
+    );
   }
 
   /** Count of composes per (source_type, state), for metrics. */
   async countsByTypeAndState(): Promise<Array<{ source_type: number; state: number; count: number }>> {
-    return this.db.query(`SELECT source_type, state, count(*) AS count FROM composes GROUP BY source_type, state`);
+    return this.db.query(
+      `SELECT source_type, state, sum(n)::bigint AS count FROM (
+         SELECT source_type, state, n FROM compose_counts
+         UNION ALL SELECT source_type, state, delta FROM compose_count_deltas) c
+       GROUP BY source_type, state HAVING sum(n) <> 0 ORDER BY source_type, state`,
+    );
   }
+}
+
+/** Whether compose_counts can answer the total for these filters (only its three dimensions are used). */
+function countsCover(filters: ListFilters): boolean {
+  return LIST_FILTER_KEYS.every((k) => filters[k] === undefined || k === 'source_type' || k === 'state' || k === 'owner');
 }
 
 /**
@@ -299,7 +422,7 @@ export class ComposeStore {
  */
 export function composeRowFromSnapshot(snapshot: Record<string, unknown>): ComposeRow {
   const row = { ...snapshot } as Record<string, unknown>;
-  for (const key of ['time_to_expire', 'time_submitted', 'time_started', 'time_done', 'time_removed', 'heartbeat_at']) {
+  for (const key of ['time_to_expire', 'time_submitted', 'time_started', 'time_done', 'time_removed', 'heartbeat_at', 'queued_at']) {
     const v = row[key];
     if (typeof v === 'string') row[key] = new Date(v);
   }

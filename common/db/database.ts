@@ -1,5 +1,6 @@
-import { types as pgTypes } from 'pg';
-import { DataSource, QueryFailedError, type QueryRunner } from 'typeorm';
+import { createHash } from 'node:crypto';
+import { type Pool, type PoolClient, types as pgTypes } from 'pg';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { ENTITIES } from './entities';
 
@@ -12,11 +13,30 @@ export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
 }
 
-class RunnerQueryable implements Queryable {
-  constructor(private readonly runner: QueryRunner) {}
-  async query<T>(sql: string, params?: readonly unknown[]): Promise<T[]> {
-    const result = await this.runner.query(sql, params as unknown[] | undefined, true);
-    return (result.records ?? []) as T[];
+/**
+ * Every statement runs as a named prepared statement (named by a hash of its text), so
+ * PostgreSQL parses and plans each of our few dozen statements once per connection instead of
+ * on every request. All our SQL is parameterised, so the set of texts is small and fixed.
+ */
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `odcs_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+async function run<T>(client: Pool | PoolClient, sql: string, params?: readonly unknown[]): Promise<T[]> {
+  const result = await client.query({ name: statementName(sql), text: sql, values: params as unknown[] | undefined });
+  return result.rows as T[];
+}
+
+class ClientQueryable implements Queryable {
+  constructor(private readonly client: PoolClient) {}
+  query<T>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+    return run<T>(this.client, sql, params);
   }
 }
 
@@ -30,11 +50,16 @@ export interface DatabaseOptions {
 
 /**
  * The PostgreSQL connection of a process: a TypeORM DataSource (entities, migrations) whose
- * pooled connections run our SQL. Every query of the service goes through `query` or
+ * connection pool runs our SQL. Every query of the service goes through `query` or
  * `transaction`, so there is one place that knows how we talk to the database.
  */
 export class Database implements Queryable {
-  private constructor(readonly dataSource: DataSource) {}
+  private readonly pool: Pool;
+
+  private constructor(readonly dataSource: DataSource) {
+    // TypeORM's PostgreSQL driver keeps its pg Pool here; we share it rather than open a second.
+    this.pool = (dataSource.driver as unknown as { master: Pool }).master;
+  }
 
   static async connect(options: DatabaseOptions): Promise<Database> {
     const dataSource = new DataSource({
@@ -56,51 +81,54 @@ export class Database implements Queryable {
     return new Database(dataSource);
   }
 
-  async query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]> {
-    const runner = this.dataSource.createQueryRunner();
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+    return run<T>(this.pool, sql, params);
+  }
+
+  /** Runs `fn` on one pooled connection. */
+  private async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
     try {
-      return await new RunnerQueryable(runner).query<T>(sql, params);
+      return await fn(client);
+    } catch (err) {
+      broken = isDatabaseUnavailable(err);
+      throw err;
     } finally {
-      await runner.release();
+      // A connection that failed at the transport level is not given back to the pool.
+      client.release(broken);
     }
   }
 
   /** Runs `fn` in one transaction; commits if it resolves, rolls back if it throws. */
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      await runner.startTransaction();
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.withClient(async (client) => {
+      await client.query('BEGIN');
       try {
-        const result = await fn(new RunnerQueryable(runner));
-        await runner.commitTransaction();
+        const result = await fn(new ClientQueryable(client));
+        await client.query('COMMIT');
         return result;
       } catch (err) {
-        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+        await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       }
-    } finally {
-      await runner.release();
-    }
+    });
   }
 
   /**
    * Runs `fn` while holding a session-level advisory lock, or returns undefined at once if
    * another session holds it. The lock dies with the connection, so a crashed holder frees it.
    */
-  async withAdvisoryLock<T>(key: number, fn: () => Promise<T>): Promise<T | undefined> {
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      const q = new RunnerQueryable(runner);
-      const [{ locked }] = await q.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1) AS locked`, [key]);
+  withAdvisoryLock<T>(key: number, fn: () => Promise<T>): Promise<T | undefined> {
+    return this.withClient(async (client) => {
+      const [{ locked }] = await run<{ locked: boolean }>(client, `SELECT pg_try_advisory_lock($1) AS locked`, [key]);
       if (!locked) return undefined;
       try {
         return await fn();
       } finally {
-        await q.query(`SELECT pg_advisory_unlock($1)`, [key]).catch(() => undefined);
+        await run(client, `SELECT pg_advisory_unlock($1)`, [key]).catch(() => undefined);
       }
-    } finally {
-      await runner.release();
-    }
+    });
   }
 
   /** Applies every pending migration; returns the names applied. */

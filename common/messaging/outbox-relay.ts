@@ -22,8 +22,8 @@ export interface RelayOptions {
 type RoundResult = number;
 
 /**
- * Publishes outbox rows to the broker in id order and marks them sent, in the same transaction
- * that holds the relay lock, so a row is marked only after the broker confirmed it. At least
+ * Publishes outbox rows to the broker in id order and deletes them, in the same transaction
+ * that holds the relay lock, so a row is gone only after the broker confirmed it. At least
  * once: a crash between confirm and commit publishes the row again (consumers dedupe by
  * message_id or, for work, by the compose's state).
  */
@@ -81,7 +81,7 @@ export class OutboxRelay {
       const [{ locked }] = await tx.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock($1) AS locked`, [RELAY_LOCK_KEY]);
       if (!locked) return -1;
       const rows = await tx.query<OutboxRow>(
-        `SELECT id, kind, compose_id, payload, message_id, created_at FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1`,
+        `SELECT id, kind, compose_id, payload, message_id, created_at FROM outbox ORDER BY id LIMIT $1`,
         [this.batchSize],
       );
       if (rows.length === 0) return 0;
@@ -93,7 +93,7 @@ export class OutboxRelay {
         this.queueDeclared = true;
       }
       await this.broker.publish(messages);
-      await tx.query(`UPDATE outbox SET sent_at = $2 WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id), now]);
+      await tx.query(`DELETE FROM outbox WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
       return rows.length;
     });
   }

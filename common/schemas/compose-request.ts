@@ -112,19 +112,43 @@ export function checkBody(body: unknown, allowEmpty: boolean): Record<string, un
   return body as Record<string, unknown>;
 }
 
+/** The default and the maximum lifetime of a compose. */
+export interface Lifetime {
+  seconds_to_live: number;
+  max_seconds_to_live: number;
+}
+
+/**
+ * Reference §6.2 [latest]: a raw_config compose takes the `seconds_to_live` and
+ * `max_seconds_to_live` of its raw_config_urls entry where the entry sets them; every other
+ * compose takes the global ones.
+ */
+export function lifetimeFor(cfg: Config, c: { source_type: number; source: string }): Lifetime {
+  const global: Lifetime = { seconds_to_live: cfg.seconds_to_live, max_seconds_to_live: cfg.max_seconds_to_live };
+  if (c.source_type !== SOURCE_TYPES.raw_config) return global;
+  const name = c.source.split('#')[0];
+  const entry = Object.hasOwn(cfg.raw_config_urls, name) ? cfg.raw_config_urls[name] : undefined;
+  const max = entry?.max_seconds_to_live ?? global.max_seconds_to_live;
+  return { seconds_to_live: Math.min(entry?.seconds_to_live ?? global.seconds_to_live, max), max_seconds_to_live: max };
+}
+
 /**
  * Reference §1.5.1 step 10 / §6.2: the requested lifetime, capped at the maximum; the default
  * when missing or zero. `seconds-to-live` is the spelling the Python client still sends.
  */
-export function secondsToLive(cfg: Config, body: Record<string, unknown>): number {
+export function secondsToLive(
+  cfg: Config,
+  body: Record<string, unknown>,
+  lifetime: Lifetime = { seconds_to_live: cfg.seconds_to_live, max_seconds_to_live: cfg.max_seconds_to_live },
+): number {
   const raw = body.seconds_to_live !== undefined ? body.seconds_to_live : body['seconds-to-live'];
-  if (!raw) return cfg.seconds_to_live;
+  if (!raw) return lifetime.seconds_to_live;
   const n = pythonInt(raw);
   if (n === undefined) throw new BadRequest(`Invalid seconds_to_live specified in request: ${pyRepr(body)}`);
-  if (n === 0) return cfg.seconds_to_live;
+  if (n === 0) return lifetime.seconds_to_live;
   // No lower bound in ODCS (a negative value gives an already expired compose); clamp only so
   // that a huge negative number cannot overflow the database's interval arithmetic.
-  return Math.max(-cfg.max_seconds_to_live, Math.min(n, cfg.max_seconds_to_live));
+  return Math.max(-lifetime.max_seconds_to_live, Math.min(n, lifetime.max_seconds_to_live));
 }
 
 /** Python's int() of a JSON value, or undefined where Python raises. */
@@ -211,7 +235,7 @@ export function parseComposeRequest(cfg: Config, body: unknown): ParsedComposeRe
   }
   checkSources(cfg, typeName, sources);
 
-  const seconds_to_live = secondsToLive(cfg, data);
+  const seconds_to_live = secondsToLive(cfg, data, lifetimeFor(cfg, { source_type: sourceType, source: sources.join(' ') }));
 
   const flags = namesToMask(FLAGS, req.flags ?? [], (n) => `Unknown flag ${n}`);
   const results = RESULTS.repository | namesToMask(RESULTS, req.results ?? [], (n) => `Unknown result ${n}`);
@@ -327,7 +351,8 @@ export function repoSourceProblem(cfg: Config, source: string): string | undefin
 // PATCH /api/1/composes/<id>
 
 export interface ParsedRenewRequest {
-  seconds_to_live: number;
+  /** The lifetime asked for, within the limits of the compose being renewed (reference §1.7 step 4). */
+  secondsToLive(original: { source_type: number; source: string }): number;
   sigkeys: string[] | undefined;
   label: string | undefined;
   builds: string[] | undefined;
@@ -338,8 +363,10 @@ export interface ParsedRenewRequest {
 export function parseRenewRequest(cfg: Config, body: unknown): ParsedRenewRequest {
   const data = checkBody(body, true);
   const req = parseShape(renewRequestSchema, data);
+  // Refuse a bad value now, before looking the compose up, as ODCS does.
+  secondsToLive(cfg, data);
   return {
-    seconds_to_live: secondsToLive(cfg, data),
+    secondsToLive: (original) => secondsToLive(cfg, data, lifetimeFor(cfg, original)),
     sigkeys: req.sigkeys,
     label: req.label,
     builds: req.source?.builds,

@@ -205,16 +205,17 @@ export async function renewCompose(ctx: FrontendContext, req: Request, res: Resp
       renew.modules !== undefined ||
       renew.builds !== undefined;
     const now = ctx.clock();
+    const seconds_to_live = renew.secondsToLive(original);
     if (copy) {
       const created = await ctx.store.create(
-        regeneratedCopy(original, caller.username, { ...renew, sigkeys, label }),
+        regeneratedCopy(original, caller.username, { ...renew, sigkeys, label, seconds_to_live }),
         now,
       );
       ctx.outboxWritten();
       res.json(composeJson(ctx.cfg, created));
       return;
     }
-    const extended = await ctx.store.extend(original.id, new Date(now.getTime() + renew.seconds_to_live * 1000));
+    const extended = await ctx.store.extend(original.id, new Date(now.getTime() + seconds_to_live * 1000));
     if (extended) {
       res.json(composeJson(ctx.cfg, extended));
       return;

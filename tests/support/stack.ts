@@ -8,6 +8,7 @@ import { startWorker } from '../../backend/main';
 import type { Worker } from '../../backend/worker';
 import { type Config, type ConfigInput, loadConfig } from '../../common/config';
 import { silentLogger } from '../../common/log';
+import type { RelayOptions } from '../../common/messaging/outbox-relay';
 import { connectServices, type Services } from '../../common/services';
 import { createApp } from '../../frontend/app';
 import type { FrontendContext } from '../../frontend/context';
@@ -35,6 +36,7 @@ export interface TestStackOptions {
   /** Start the outbox relay loop (otherwise tests call relay.drain()). */
   relay?: boolean;
   context?: Partial<FrontendContext>;
+  relayOptions?: RelayOptions;
 }
 
 /** A unique name for queues, topic prefixes and the like of one test file. */
@@ -64,7 +66,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       ...options.config,
     },
   );
-  const s = await connectServices(cfg, { role: 'test', broker: options.broker ?? 'amqp', log: silentLogger(), waitForDatabaseMs: 0 });
+  const s = await connectServices(cfg, { role: 'test', broker: options.broker ?? 'amqp', log: silentLogger(), waitForDatabaseMs: 0, relay: options.relayOptions });
   await s.broker.assertQueue(workQueue);
   if (options.relay) s.relay.start();
   const worker = options.worker ? await startWorker(s) : undefined;

@@ -35,12 +35,17 @@ describe('parseRichDep', () => {
       then: { kind: 'dep', dep: { name: 'a' } },
       cond: { kind: 'dep', dep: { name: 'b' } },
     });
-    expect(parseRichDep('(a unless b else c)')).toMatchObject({ kind: 'unless', else: { kind: 'dep', dep: { name: 'c' } } });
+    expect(parseRichDep('(a unless b else c)')).toMatchObject({
+      kind: 'unless',
+      else: { kind: 'dep', dep: { name: 'c' } },
+    });
     expect(parseRichDep('(a if b else c)')).toMatchObject({ kind: 'if', else: { kind: 'dep' } });
   });
 
   it('parses with / without and nesting', () => {
-    const e = parseRichDep('((python3-foo with python3-foo(x86-64)) or (bar without bar-compat) or (baz if (qux or quux)))');
+    const e = parseRichDep(
+      '((python3-foo with python3-foo(x86-64)) or (bar without bar-compat) or (baz if (qux or quux)))',
+    );
     expect(e.kind).toBe('or');
     expect(formatRichExpr(e)).toBe(
       '((python3-foo with python3-foo(x86-64)) or (bar without bar-compat) or (baz if (qux or quux)))',

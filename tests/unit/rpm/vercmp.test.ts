@@ -1,11 +1,4 @@
-import {
-  compareEvr,
-  evrMatches,
-  formatEvr,
-  parseEvr,
-  rangesOverlap,
-  rpmvercmp,
-} from '../../../backend/rpm/vercmp';
+import { compareEvr, evrMatches, formatEvr, parseEvr, rangesOverlap, rpmvercmp } from '../../../backend/rpm/vercmp';
 
 describe('rpmvercmp', () => {
   // [a, b, expected]; every pair is also checked reversed.
