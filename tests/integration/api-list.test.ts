@@ -1,9 +1,9 @@
 import request from 'supertest';
-import type { NewCompose } from '../../common/db/entities';
 import { SOURCE_TYPES, STATES, sourceTypeName, stateName } from '../../common/enums';
 import { VERSION } from '../../common/version';
 import { createApp } from '../../frontend/app';
 import { startTestStack, type TestStack } from '../support/stack';
+import { newCompose } from '../support/composes';
 
 /**
  * GET /api/1/composes/ (reference §1.3): every filter, every order_by key, pagination and its
@@ -34,40 +34,6 @@ const LABELS = [null, 'Alpha-1.0', 'Beta-1.0'];
 const COMPOSE_TYPES = ['test', 'nightly', 'production'];
 const TYPES = ['tag', 'module', 'build', 'pulp'] as const;
 
-function newCompose(overrides: Partial<NewCompose>): NewCompose {
-  return {
-    owner: 'alice',
-    source_type: SOURCE_TYPES.tag,
-    source: 'f30-build',
-    modular_koji_tags: null,
-    module_defaults_url: null,
-    koji_event: null,
-    sigkeys: [],
-    results: 1,
-    packages: null,
-    builds: null,
-    flags: 0,
-    arches: ['x86_64'],
-    multilib_arches: [],
-    multilib_method: 0,
-    lookaside_repos: [],
-    label: null,
-    compose_type: 'test',
-    pungi_config_dump: null,
-    target_dir: null,
-    scratch_modules: null,
-    scratch_build_tasks: null,
-    parent_pungi_compose_ids: null,
-    modules: null,
-    respin_of: null,
-    base_module_br_name: null,
-    base_module_br_stream: null,
-    base_module_br_stream_version_lte: null,
-    base_module_br_stream_version_gte: null,
-    seconds_to_live: 86400,
-    ...overrides,
-  };
-}
 
 /** The columns the list filters and sorts on, as stored. */
 interface Row {

@@ -2,6 +2,7 @@ import request from 'supertest';
 import type { ConfigInput } from '../../common/config';
 import { headerAuth } from '../support/header-auth';
 import { startTestStack, type TestStack } from '../support/stack';
+import { RAW_CONFIG, SECTION_4_4 } from '../support/permission-config';
 
 /**
  * What POST /api/1/composes/ (and the generic checks of PATCH) refuse, with ODCS's exact
@@ -25,7 +26,6 @@ const noneMessage = (key: string): string =>
 const NOT_FOUND =
   'The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.';
 
-const RAW_CONFIG = { url: 'https://git.example.com/pungi-cfg.git', config_filename: 'pungi.conf' };
 
 interface Snapshot {
   composes: unknown[];
@@ -457,26 +457,14 @@ describe('POST /api/1/composes/ under noauth', () => {
   });
 });
 
-/** The configuration of reference §4.4's examples, plus an admin. */
+/** The configuration of reference §4.4's examples; `root` (an admin) also has a client entry. */
 const PERMISSIONS: ConfigInput = {
+  ...SECTION_4_4,
   allowed_clients: {
-    users: {
-      dev: { arches: ['ppc64', 's390', 'x86_64'] },
-      dev2: { source_types: ['module', 'raw_config'], compose_types: ['test', 'nightly'] },
-      dev3: { source_types: ['tag'], target_dirs: ['releng-private'] },
-      dev4: { source_types: ['raw_config'], raw_config_keys: ['pungi_cfg2'] },
-      root: { source_types: ['tag'] },
-    },
-    groups: {
-      composer: {},
-      dev2: { source_types: ['module'] },
-      dev3: { source_types: ['raw_config'] },
-    },
+    users: { ...SECTION_4_4.allowed_clients?.users, root: { source_types: ['tag'] } },
+    groups: SECTION_4_4.allowed_clients?.groups,
   },
   admins: { users: ['root'], groups: [] },
-  raw_config_urls: { pungi_cfg: RAW_CONFIG, pungi_cfg2: RAW_CONFIG },
-  extra_target_dirs: { 'releng-private': '/mnt/private' },
-  allowed_repo_roots: ['/srv/repos'],
 };
 
 describe('POST /api/1/composes/ with authentication and permissions (§4.1, §4.3, §4.4)', () => {

@@ -1,4 +1,5 @@
-import { type ConfigInput, loadConfig } from '../../common/config';
+import { loadConfig } from '../../common/config';
+import { RAW_CONFIG, SECTION_4_4 } from '../support/permission-config';
 import { type ComposeAttributes, parseComposeRequest } from '../../common/schemas/compose-request';
 import { type Caller, checkCancel, checkComposeAttributes, checkRole, type Decision } from '../../frontend/permissions';
 
@@ -6,29 +7,6 @@ import { type Caller, checkCancel, checkComposeAttributes, checkRole, type Decis
  * Roles (reference §4.3) and attribute-level authorization (§4.4), with the configuration and
  * the examples the reference pins, plus the rules stated around them.
  */
-
-const RAW_CONFIG = { url: 'https://git.example.com/pungi-cfg.git', config_filename: 'pungi.conf' };
-
-/** The configuration of the §4.4 examples. */
-const SECTION_4_4: ConfigInput = {
-  allowed_clients: {
-    users: {
-      dev: { arches: ['ppc64', 's390', 'x86_64'] },
-      dev2: { source_types: ['module', 'raw_config'], compose_types: ['test', 'nightly'] },
-      dev3: { source_types: ['tag'], target_dirs: ['releng-private'] },
-      dev4: { source_types: ['raw_config'], raw_config_keys: ['pungi_cfg2'] },
-    },
-    groups: {
-      composer: {},
-      dev2: { source_types: ['module'] },
-      dev3: { source_types: ['raw_config'] },
-    },
-  },
-  admins: { users: ['root'], groups: ['admins-group'] },
-  raw_config_urls: { pungi_cfg: RAW_CONFIG, pungi_cfg2: RAW_CONFIG },
-  extra_target_dirs: { 'releng-private': '/mnt/private' },
-  allowed_repo_roots: ['/srv/repos'],
-};
 
 const cfg = loadConfig({}, SECTION_4_4);
 
