@@ -9,7 +9,7 @@ export async function startWorker(s: Services): Promise<Worker> {
     store: s.store,
     broker: s.broker,
     log: s.log,
-    build: createBuildCompose(),
+    build: createBuildCompose({ cfg: s.cfg }),
     outboxWritten: () => s.relay.kick(),
   });
   await worker.start();

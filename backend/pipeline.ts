@@ -1,14 +1,276 @@
-import { sourceTypeName } from '../common/enums';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { composeName, composeUrls } from '../common/compose-json';
+import type { Config } from '../common/config';
+import type { ComposeRow } from '../common/db/entities';
+import { bitNames, FLAGS, MULTILIB_METHODS, RESULTS, sourceTypeName } from '../common/enums';
 import { ComposeError } from '../common/errors';
-import type { BuildCompose } from './worker';
+import { ComposeLog } from './compose-log';
+import { createrepo } from './repo/createrepo';
+import { archRepoDir, packageRelativePath, VARIANT } from './repo/layout';
+import { composeIdentity, composeinfoJson, productmdNevra, rpmsJson } from './repo/productmd';
+import { repoFile } from './repo/repofile';
+import { DepsolveError, type DepsolveResult, depsolve, describeReason, type MultilibMethod } from './rpm/depsolve';
+import { nevra, type RpmPackage } from './rpm/model';
+import { SOURCE_HANDLERS } from './sources';
+import type { PackageRepo, ResolvedSource } from './sources/types';
+import { MetadataCache } from './store/metadata-cache';
+import { PackageStore } from './store/package-store';
+import type { BuildCompose, BuildResult } from './worker';
+
+/** Directory (under each target dir) of the content-addressed package store. */
+export const STORE_DIR = '.store';
+/** Prefix of a compose tree being built, beside its final place. */
+export const TEMP_PREFIX = '.compose.tmp-';
+
+export interface PipelineDeps {
+  cfg: Config;
+  metadata?: MetadataCache;
+  clock?: () => Date;
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}
+
+function flagSet(compose: ComposeRow, flag: keyof typeof FLAGS): boolean {
+  return (compose.flags & FLAGS[flag]) !== 0;
+}
 
 /**
- * Builds a compose of any source type by handing it to that type's handler. Source types
- * without a handler fail clearly instead of producing something half right.
+ * The compose engine: resolve the source into a package pool, select and resolve dependencies
+ * (Pungi's `deps` semantics), materialise the packages from the store into a temporary tree,
+ * run createrepo_c per arch, write the .repo file and productmd metadata, and rename the tree
+ * into place in one step. Every failure becomes the compose's reason; the logs stay.
  */
-export function createBuildCompose(): BuildCompose {
-  return async (compose) => {
-    const name = sourceTypeName(compose.source_type) ?? String(compose.source_type);
-    throw new ComposeError(`Source type "${name}" is not supported by this server yet.`);
+export function createBuildCompose(deps: PipelineDeps): BuildCompose {
+  const metadata = deps.metadata ?? new MetadataCache();
+  const clock = deps.clock ?? (() => new Date());
+  return (compose, signal) => buildCompose(deps.cfg, metadata, clock, compose, signal);
+}
+
+async function buildCompose(cfg: Config, metadata: MetadataCache, clock: () => Date, compose: ComposeRow, workerSignal: AbortSignal): Promise<BuildResult> {
+  const targetDir = compose.target_dir ?? cfg.target_dir;
+  const name = composeName(compose);
+  const topDir = path.join(targetDir, name);
+  const log = await ComposeLog.open(topDir);
+  const timeout = AbortSignal.timeout(cfg.compose_timeout * 1000);
+  const signal = AbortSignal.any([workerSignal, timeout]);
+  const started = Date.now();
+  log.info(`Compose ${name} (source type ${sourceTypeName(compose.source_type)}, source "${compose.source}") started`);
+  try {
+    const result = await generate(cfg, metadata, clock, compose, { topDir, targetDir, name, log, signal });
+    log.info(`Compose ${name} finished in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+    return result;
+  } catch (err) {
+    const reason = timeout.aborted
+      ? new ComposeError(`Compose has taken more time than allowed by configuration (${cfg.compose_timeout} seconds)`)
+      : err;
+    log.error(reason instanceof Error ? reason.message : String(reason));
+    throw reason;
+  } finally {
+    await log.close();
+  }
+}
+
+interface Job {
+  topDir: string;
+  targetDir: string;
+  name: string;
+  log: ComposeLog;
+  signal: AbortSignal;
+}
+
+async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date, compose: ComposeRow, job: Job): Promise<BuildResult> {
+  const { log, signal } = job;
+  const unsupported = bitNames(RESULTS, compose.results).filter((r) => r !== 'repository');
+  if (unsupported.length) throw new ComposeError(`Results other than "repository" are not supported yet: ${unsupported.join(' ')}`);
+  const typeName = sourceTypeName(compose.source_type) ?? String(compose.source_type);
+  const handler = SOURCE_HANDLERS[typeName as keyof typeof SOURCE_HANDLERS];
+  if (!handler) throw new ComposeError(`Source type "${typeName}" is not supported by this server yet.`);
+
+  const resolved = await handler.resolve(compose, { cfg, log, metadata, signal });
+  const solution = solve(compose, resolved, log);
+
+  // A fresh tree beside the final one; leftovers of an attempt that died are removed first.
+  for (const entry of await readdir(job.topDir)) {
+    if (entry.startsWith(TEMP_PREFIX)) await rm(path.join(job.topDir, entry), { recursive: true, force: true });
+  }
+  const tmp = path.join(job.topDir, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}`);
+  try {
+    const byArch = await materialize(resolved.repos, solution, path.join(job.targetDir, STORE_DIR), tmp, log, signal);
+    await eachLimit([...byArch.keys()], 2, async (arch) => {
+      const reuseFrom = reusableMetadata(resolved.repos, byArch.get(arch) ?? []);
+      await createrepo(archRepoDir(tmp, arch), { command: cfg.createrepo_c, log, signal, reuseFrom });
+    });
+
+    const identity = composeIdentity(job.name, compose.compose_type, clock());
+    const urls = composeUrls(cfg, compose);
+    const resultRepo = urls.result_repo || `file://${path.join(job.topDir, 'compose', VARIANT)}`;
+    await writeFile(path.join(tmp, VARIANT, `${job.name}.repo`), repoFile(job.name, resultRepo));
+    await mkdir(path.join(tmp, 'metadata'), { recursive: true });
+    await writeJson(path.join(tmp, 'metadata', 'rpms.json'), rpmsJson(identity, byArch));
+    await writeJson(path.join(tmp, 'metadata', 'composeinfo.json'), composeinfoJson(identity, compose.arches));
+    await writeJson(path.join(tmp, 'metadata', 'depsolve.json'), depsolveReport(solution));
+
+    await publishTree(tmp, path.join(job.topDir, 'compose'));
+    log.info(`Compose tree ready: ${solution.packages.length} packages in ${byArch.size} arch(es)`);
+    return { ...resolved.extras, pungi_compose_id: identity.id };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Selection and dependency resolution, with ODCS's failures for missing packages and broken deps. */
+function solve(compose: ComposeRow, resolved: ResolvedSource, log: ComposeLog): DepsolveResult {
+  const pool = resolved.repos.flatMap((r) => r.packages);
+  log.info(`Resolving dependencies in a pool of ${pool.length} packages (${resolved.lookaside.length} in lookaside repositories)`);
+  let solution: DepsolveResult;
+  try {
+    solution = depsolve({
+      pool,
+      lookaside: resolved.lookaside,
+      packages: compose.packages ?? [],
+      arches: compose.arches,
+      multilibArches: compose.multilib_arches,
+      multilibMethods: bitNames(MULTILIB_METHODS, compose.multilib_method) as MultilibMethod[],
+      noDeps: flagSet(compose, 'no_deps'),
+      reportUnresolved: true,
+    });
+  } catch (err) {
+    if (err instanceof DepsolveError) throw new ComposeError(err.message);
+    throw err;
+  }
+  for (const u of solution.unresolved) log.warning(`Unresolved dependency: ${u.package} requires ${u.requirement}`);
+  if (flagSet(compose, 'check_deps') && solution.unresolved.length) {
+    const list = solution.unresolved.map((u) => `${u.package} requires ${u.requirement}`).join(', ');
+    throw new ComposeError(`Unresolved dependencies detected: ${list}`);
+  }
+  if (solution.notInCompose.length) {
+    for (const missing of solution.notInCompose) log.error(`No package matches the requested "${missing}"`);
+    throw new ComposeError(`The following requested packages are not present in the generated compose: ${solution.notInCompose.join(' ')}.`);
+  }
+  return solution;
+}
+
+/** Which repository each package came from (the first that has it, for packages seen twice). */
+function originsOf(repos: readonly PackageRepo[]): Map<RpmPackage, PackageRepo> {
+  const map = new Map<RpmPackage, PackageRepo>();
+  for (const repo of repos) for (const pkg of repo.packages) if (!map.has(pkg)) map.set(pkg, repo);
+  return map;
+}
+
+type Placed = { pkg: RpmPackage; path: string };
+
+/** Stores every selected package once and links it into each arch tree that has it. */
+async function materialize(
+  repos: readonly PackageRepo[],
+  solution: DepsolveResult,
+  storeRoot: string,
+  tmp: string,
+  log: ComposeLog,
+  signal: AbortSignal,
+): Promise<Map<string, Placed[]>> {
+  const store = new PackageStore(storeRoot);
+  const origins = originsOf(repos);
+  const stored = new Map<RpmPackage, Promise<string>>();
+  let imported = 0;
+  const storePath = (pkg: RpmPackage): Promise<string> => {
+    let p = stored.get(pkg);
+    if (!p) {
+      const repo = origins.get(pkg);
+      if (!repo) throw new ComposeError(`No repository holds ${nevra(pkg)}`);
+      p = store.ensure(pkg, repo.origin(pkg), signal).then((r) => {
+        if (!r.reused) imported += 1;
+        return r.path;
+      });
+      stored.set(pkg, p);
+    }
+    return p;
   };
+  const byArch = new Map<string, Placed[]>();
+  const work: Array<{ arch: string; pkg: RpmPackage }> = [];
+  for (const arch of solution.arches) {
+    byArch.set(arch.arch, []);
+    await mkdir(path.join(archRepoDir(tmp, arch.arch), 'Packages'), { recursive: true });
+    for (const { package: pkg } of arch.packages) work.push({ arch: arch.arch, pkg });
+  }
+  const dirs = new Set<string>();
+  await eachLimit(work, 8, async ({ arch, pkg }) => {
+    const rel = packageRelativePath(pkg);
+    const dest = path.join(archRepoDir(tmp, arch), rel);
+    const dir = path.dirname(dest);
+    if (!dirs.has(dir)) {
+      dirs.add(dir);
+      await mkdir(dir, { recursive: true });
+    }
+    await store.place(await storePath(pkg), dest);
+    byArch.get(arch)?.push({ pkg, path: path.posix.join(VARIANT, arch, 'os', rel) });
+  });
+  log.info(`Linked ${work.length} packages (${stored.size} distinct, ${imported} newly stored, ${stored.size - imported} from the store)`);
+  for (const list of byArch.values()) list.sort((a, b) => a.path.localeCompare(b.path));
+  return byArch;
+}
+
+/**
+ * The repositories whose metadata createrepo_c may reuse for one arch tree. createrepo_c
+ * matches packages by file name, so this is only safe when no two repositories have different
+ * packages under the same file name.
+ */
+function reusableMetadata(repos: readonly PackageRepo[], placed: readonly Placed[]): string[] {
+  const dirs = repos.map((r) => r.metadataDir).filter((d): d is string => d !== undefined);
+  if (dirs.length <= 1) return dirs;
+  const byFile = new Map<string, string>();
+  for (const repo of repos) {
+    for (const pkg of repo.packages) {
+      const file = path.basename(pkg.location);
+      const seen = byFile.get(file);
+      if (seen !== undefined && seen !== pkg.checksum.value) return [];
+      byFile.set(file, pkg.checksum.value);
+    }
+  }
+  return placed.length ? dirs : [];
+}
+
+/** compose/metadata/depsolve.json: why each package is in the compose, and what stayed unresolved. */
+function depsolveReport(solution: DepsolveResult): unknown {
+  return {
+    arches: Object.fromEntries(
+      solution.arches.map((a) => [
+        a.arch,
+        {
+          packages: Object.fromEntries(a.packages.map((s) => [productmdNevra(s.package), describeReason(s.reason)])),
+          lookaside: a.lookaside.map(productmdNevra),
+          unresolved: a.unresolved,
+        },
+      ]),
+    ),
+  };
+}
+
+async function writeJson(file: string, data: unknown): Promise<void> {
+  await writeFile(file, `${JSON.stringify(data, null, 2)}\n`);
+}
+
+/**
+ * Puts the finished tree at `dest` with a rename, so nobody ever sees half of it. A tree left
+ * by an earlier attempt is renamed away first and deleted after.
+ */
+async function publishTree(tmp: string, dest: string): Promise<void> {
+  const old = `${path.dirname(dest)}/${TEMP_PREFIX}old-${randomBytes(4).toString('hex')}`;
+  let moved = false;
+  try {
+    await rename(dest, old);
+    moved = true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await rename(tmp, dest);
+  if (moved) await rm(old, { recursive: true, force: true });
 }

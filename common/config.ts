@@ -108,6 +108,8 @@ export const configSchema = z
     /** Kill timeout of one compose; a compose generating for 2x this long is failed by the beat. */
     compose_timeout: z.number().int().positive().default(3600),
     heartbeat_interval: z.number().int().positive().default(10),
+    /** The createrepo_c binary (a name on PATH or an absolute path). */
+    createrepo_c: z.string().min(1).default('createrepo_c'),
     beat_interval: z.number().int().positive().default(60),
     /** A `wait` compose nobody claimed for this many seconds is published again. */
     lost_wait_seconds: z.number().int().positive().default(180),

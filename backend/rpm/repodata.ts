@@ -552,14 +552,14 @@ function throughTool(input: Readable, command: string, fileName: string): Readab
 }
 
 /** A local path for directory bases (plain paths or file: URLs), a URL for http(s) bases. */
-function resolveLocation(base: string, href: string): string | URL {
+export function resolveLocation(base: string, href: string): string | URL {
   if (/^https?:\/\//i.test(href)) return new URL(href);
   if (/^https?:\/\//i.test(base)) return new URL(href, base.endsWith('/') ? base : `${base}/`);
   const dir = base.startsWith('file:') ? fileURLToPath(base) : base;
   return path.join(dir, href);
 }
 
-async function httpGet(url: URL, signal?: AbortSignal): Promise<Response> {
+export async function httpGet(url: URL, signal?: AbortSignal): Promise<Response> {
   let response: Response;
   try {
     response = await fetch(url, { signal });

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config';
 import type { NewCompose } from '../db/entities';
@@ -14,6 +13,7 @@ import {
 } from '../enums';
 import { BadRequest } from '../errors';
 import { pyRepr } from '../python-repr';
+import { checkRepoLocation, expandBasearch } from '../repo-location';
 import { validateJsonData } from './generic';
 
 // ---------------------------------------------------------------------------------------------
@@ -247,6 +247,10 @@ export function parseComposeRequest(cfg: Config, body: unknown): ParsedComposeRe
   }
 
   const { storedPath: target_dir, name: targetName } = resolveTargetDir(cfg, req.target_dir);
+  for (const repo of req.lookaside_repos ?? []) {
+    const checked = checkRepoLocation(cfg, expandBasearch(repo, 'x86_64'));
+    if ('problem' in checked) throw new BadRequest(`Invalid lookaside repository: ${checked.problem}`);
+  }
 
   const compose: Omit<NewCompose, 'owner'> = {
     source_type: sourceType,
@@ -319,32 +323,10 @@ function checkSources(cfg: Config, type: SourceTypeName, sources: string[]): voi
     }
   } else if (type === 'repo') {
     for (const item of sources) {
-      const problem = repoSourceProblem(cfg, item);
-      if (problem) throw new BadRequest(problem);
+      const checked = checkRepoLocation(cfg, item);
+      if ('problem' in checked) throw new BadRequest(checked.problem);
     }
   }
-}
-
-/** Why a `repo` source is not acceptable, or undefined when it is. */
-export function repoSourceProblem(cfg: Config, source: string): string | undefined {
-  if (/^https?:\/\//.test(source)) {
-    let url: URL;
-    try {
-      url = new URL(source);
-    } catch {
-      return `Repository URL "${source}" is not a valid URL.`;
-    }
-    const hostPort = url.port ? `${url.hostname}:${url.port}` : url.hostname;
-    if (!cfg.allowed_repo_hosts.includes(hostPort) && !cfg.allowed_repo_hosts.includes(url.hostname)) {
-      return `Repository URL "${source}" is not allowed: its host is not in allowed_repo_hosts.`;
-    }
-    return undefined;
-  }
-  if (!path.isAbsolute(source)) return `Repository "${source}" must be an absolute path or an http(s) URL.`;
-  const resolved = path.resolve(source);
-  const inside = cfg.allowed_repo_roots.some((root) => resolved === root || resolved.startsWith(root.endsWith('/') ? root : `${root}/`));
-  if (!inside) return `Repository "${source}" is not allowed: it is not under any of allowed_repo_roots.`;
-  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

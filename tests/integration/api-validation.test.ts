@@ -78,6 +78,7 @@ describe('POST /api/1/composes/ under noauth', () => {
         raw_config_urls: { pungi_cfg: RAW_CONFIG, short: { ...RAW_CONFIG, seconds_to_live: 600, max_seconds_to_live: 1200 } },
         extra_target_dirs: { 'releng-private': '/mnt/private' },
         allowed_repo_roots: ['/srv/repos'],
+        allowed_repo_hosts: ['example.com'],
       },
     });
   });

@@ -12,7 +12,8 @@ import type { RelayOptions } from '../../common/messaging/outbox-relay';
 import { connectServices, type Services } from '../../common/services';
 import { createApp } from '../../frontend/app';
 import type { FrontendContext } from '../../frontend/context';
-import { frontendContext } from '../../frontend/main';
+import { frontendContext, startFrontend } from '../../frontend/main';
+import { freePort } from '../../common/net';
 import { createTestDatabase, type TestDatabase } from './db';
 import { AMQP_URL } from './env';
 
@@ -25,6 +26,8 @@ export interface TestStack {
   beat: Beat;
   /** Directory holding target_dir and anything else of this stack. */
   dir: string;
+  /** http://127.0.0.1:<port> when started with `listen`. */
+  url?: string;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,8 @@ export interface TestStackOptions {
   relay?: boolean;
   context?: Partial<FrontendContext>;
   relayOptions?: RelayOptions;
+  /** Listen on a real port and serve target_dir there (target_dir_url points at it). */
+  listen?: boolean;
 }
 
 /** A unique name for queues, topic prefixes and the like of one test file. */
@@ -52,6 +57,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const db: TestDatabase = await createTestDatabase();
   const dir = mkdtempSync(path.join(tmpdir(), 'odcs-test-'));
   const workQueue = uniqueName('odcs.test.composes');
+  const port = options.listen ? await freePort() : 0;
   const cfg = loadConfig(
     {},
     {
@@ -59,7 +65,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       amqp_url: AMQP_URL,
       work_queue: workQueue,
       target_dir: path.join(dir, 'composes'),
-      target_dir_url: 'http://localhost/odcs',
+      target_dir_url: options.listen ? `http://127.0.0.1:${port}/odcs` : 'http://localhost/odcs',
       data_dir: dir,
       log_level: 'silent',
       messaging_topic_prefix: uniqueName('test'),
@@ -71,8 +77,9 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   if (options.relay) s.relay.start();
   const worker = options.worker ? await startWorker(s) : undefined;
   const beat = new Beat({ cfg, db: s.db, store: s.store, log: s.log, outboxWritten: () => s.relay.kick() });
-  const ctx = frontendContext(s, { context: options.context });
+  const ctx = frontendContext(s, { context: options.context, serveTargetDir: options.listen });
   const app = createApp(ctx);
+  const server = options.listen ? await startFrontend(s, { port, serveTargetDir: true, context: options.context }) : undefined;
   return {
     cfg,
     s,
@@ -81,7 +88,9 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     worker,
     beat,
     dir,
+    url: server?.url,
     async close() {
+      await server?.close();
       await worker?.stop();
       await s.broker.deleteQueue(workQueue).catch(() => undefined);
       await s.close();

@@ -8,7 +8,7 @@ import { depsolve, type DepsolveRequest, type DepsolveResult } from '../../../ba
 import { nevra, type RpmPackage } from '../../../backend/rpm/model';
 import { readRepository } from '../../../backend/rpm/repodata';
 import { buildFixtureRepos, type FixtureRepos } from '../../fixtures/build-repos';
-import { installcheck, mustRun, removeDir, repoOf, tempDir, toSolv, X86_64_POLICY } from './rpm-tools';
+import { installcheck, mustRun, removeDir, repoOf, tempDir, toSolv, X86_64_POLICY } from '../../support/rpm-tools';
 
 let repos: FixtureRepos;
 let main: RpmPackage[];

@@ -10,7 +10,7 @@ import type { RpmPackage } from '../../../backend/rpm/model';
 import { parsePrimary, readRepomd, readRepository, RepodataError } from '../../../backend/rpm/repodata';
 import { buildFixtureRepos, FIXTURE_REVISION, type FixtureRepos } from '../../fixtures/build-repos';
 import { writeRepodata, type Compression } from '../../fixtures/repodata-writer';
-import { mustRun, removeDir, tempDir } from './rpm-tools';
+import { mustRun, removeDir, tempDir } from '../../support/rpm-tools';
 
 let repos: FixtureRepos;
 let work: string;

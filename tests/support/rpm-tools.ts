@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, link, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { RpmPackage } from '../../../backend/rpm/model';
+import type { RpmPackage } from '../../backend/rpm/model';
 
 /**
  * installcheck checks only the arches named: plain `x86_64` skips noarch packages and

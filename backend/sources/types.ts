@@ -1,0 +1,42 @@
+import type { Config } from '../../common/config';
+import type { ComposeRow } from '../../common/db/entities';
+import type { TransitionExtras } from '../../common/db/compose-store';
+import type { ComposeLog } from '../compose-log';
+import type { RpmPackage } from '../rpm/model';
+import type { MetadataCache } from '../store/metadata-cache';
+import type { RpmOrigin } from '../store/package-store';
+
+/** One repository packages come from. */
+export interface PackageRepo {
+  /** How the repository is named in logs and in depsolve.json. */
+  name: string;
+  packages: RpmPackage[];
+  /** Where to read each package's bytes. */
+  origin(pkg: RpmPackage): RpmOrigin;
+  /**
+   * A local directory holding repodata/ that describes these packages, so createrepo_c can
+   * reuse it instead of reading every RPM again.
+   */
+  metadataDir?: string;
+}
+
+/** What a source handler found for a compose: the candidate package pool and what resolution decided. */
+export interface ResolvedSource {
+  repos: PackageRepo[];
+  /** Packages that satisfy dependencies without being included. */
+  lookaside: RpmPackage[];
+  /** Compose columns the resolution fixed (koji_event, a rewritten source, …). */
+  extras: TransitionExtras;
+}
+
+export interface SourceContext {
+  cfg: Config;
+  log: ComposeLog;
+  metadata: MetadataCache;
+  signal: AbortSignal;
+}
+
+/** One per source type (backend/sources/<type>.ts): turns a compose into its package pool. */
+export interface SourceHandler {
+  resolve(compose: ComposeRow, ctx: SourceContext): Promise<ResolvedSource>;
+}

@@ -1,0 +1,72 @@
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from './config';
+
+/** Where a repository is: a local directory or an http(s) base URL. */
+export type RepoLocation = { kind: 'path'; path: string } | { kind: 'url'; url: string };
+
+export type LocationCheck = { location: RepoLocation } | { problem: string };
+
+function insideRoots(roots: readonly string[], p: string): boolean {
+  return roots.some((root) => {
+    const r = root.endsWith('/') ? root.slice(0, -1) : root;
+    return p === r || p.startsWith(`${r}/`);
+  });
+}
+
+/**
+ * Reads a repository location given by a request (a `repo` source or a lookaside repository)
+ * and says whether the configuration allows it: local paths only under `allowed_repo_roots`,
+ * URLs only on `allowed_repo_hosts`. A request never picks an arbitrary path or host.
+ */
+export function checkRepoLocation(cfg: Config, text: string): LocationCheck {
+  if (/^https?:\/\//i.test(text)) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      return { problem: `Repository URL "${text}" is not a valid URL.` };
+    }
+    const hostPort = url.port ? `${url.hostname}:${url.port}` : url.hostname;
+    if (!cfg.allowed_repo_hosts.includes(hostPort) && !cfg.allowed_repo_hosts.includes(url.hostname)) {
+      return { problem: `Repository URL "${text}" is not allowed: its host is not in allowed_repo_hosts.` };
+    }
+    return { location: { kind: 'url', url: url.href.replace(/\/+$/, '') } };
+  }
+  let local = text;
+  if (/^file:/i.test(text)) {
+    try {
+      local = fileURLToPath(text);
+    } catch {
+      return { problem: `Repository URL "${text}" is not a valid file URL.` };
+    }
+  }
+  if (!path.isAbsolute(local)) return { problem: `Repository "${text}" must be an absolute path or an http(s) URL.` };
+  const resolved = path.resolve(local);
+  if (!insideRoots(cfg.allowed_repo_roots, resolved)) {
+    return { problem: `Repository "${text}" is not allowed: it is not under any of allowed_repo_roots.` };
+  }
+  return { location: { kind: 'path', path: resolved } };
+}
+
+/**
+ * The same check against the file system as it is now: a symbolic link inside an allowed root
+ * must not lead outside all of them. Throws with the reason when it does.
+ */
+export async function resolveLocalRepo(cfg: Config, dir: string): Promise<string> {
+  let real: string;
+  try {
+    real = await realpath(dir);
+  } catch (err) {
+    throw new Error(`Cannot read repository ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const roots = await Promise.all(cfg.allowed_repo_roots.map((r) => realpath(r).catch(() => r)));
+  if (!insideRoots(roots, real)) throw new Error(`Repository ${dir} is not allowed: it leads outside allowed_repo_roots.`);
+  return real;
+}
+
+/** A lookaside repository location for one compose arch (`$basearch` expanded). */
+export function expandBasearch(text: string, arch: string): string {
+  return text.split('$basearch').join(arch);
+}
