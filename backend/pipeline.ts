@@ -8,19 +8,22 @@ import { bitNames, FLAGS, MULTILIB_METHODS, RESULTS, sourceTypeName } from '../c
 import { ComposeError } from '../common/errors';
 import { ComposeLog } from './compose-log';
 import { createrepo } from './repo/createrepo';
-import { archRepoDir, packageRelativePath, VARIANT } from './repo/layout';
+import { archRepoDir, hashedPath, packageRelativePath, VARIANT } from './repo/layout';
 import { composeIdentity, composeinfoJson, productmdNevra, rpmsJson } from './repo/productmd';
+import { RepodataCache } from './repo/repodata-cache';
 import { repoFile } from './repo/repofile';
 import { DepsolveError, type DepsolveResult, depsolve, describeReason, type MultilibMethod } from './rpm/depsolve';
 import { nevra, type RpmPackage } from './rpm/model';
 import { SOURCE_HANDLERS } from './sources';
 import type { PackageRepo, ResolvedSource } from './sources/types';
 import { MetadataCache } from './store/metadata-cache';
-import { PackageStore } from './store/package-store';
+import { PackageStore, type Placement } from './store/package-store';
 import type { BuildCompose, BuildResult } from './worker';
 
 /** Directory (under each target dir) of the content-addressed package store. */
 export const STORE_DIR = '.store';
+/** Directory (under each target dir) of repodata built before, by package set. */
+export const REPODATA_CACHE_DIR = '.cache/createrepo';
 /** Prefix of a compose tree being built, beside its final place. */
 export const TEMP_PREFIX = '.compose.tmp-';
 
@@ -95,8 +98,11 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
   const handler = SOURCE_HANDLERS[typeName as keyof typeof SOURCE_HANDLERS];
   if (!handler) throw new ComposeError(`Source type "${typeName}" is not supported by this server yet.`);
 
+  const phase = phaseTimer(log);
   const resolved = await handler.resolve(compose, { cfg, log, metadata, signal });
+  phase('source resolved');
   const solution = solve(compose, resolved, log);
+  phase('dependencies resolved');
 
   // A fresh tree beside the final one; leftovers of an attempt that died are removed first.
   for (const entry of await readdir(job.topDir)) {
@@ -105,10 +111,20 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
   const tmp = path.join(job.topDir, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}`);
   try {
     const byArch = await materialize(resolved.repos, solution, path.join(job.targetDir, STORE_DIR), tmp, log, signal);
+    phase('packages linked');
+    const repodataCache = new RepodataCache(path.join(job.targetDir, REPODATA_CACHE_DIR));
     await eachLimit([...byArch.keys()], 2, async (arch) => {
-      const reuseFrom = reusableMetadata(resolved.repos, byArch.get(arch) ?? []);
-      await createrepo(archRepoDir(tmp, arch), { command: cfg.createrepo_c, log, signal, reuseFrom });
+      const placed = byArch.get(arch) ?? [];
+      const dir = archRepoDir(tmp, arch);
+      const key = repodataCache.key(placed);
+      if (await repodataCache.restore(key, dir)) {
+        log.info(`Reusing the repodata of an earlier tree with the same ${placed.length} packages for ${arch}`);
+        return;
+      }
+      await createrepo(dir, { command: cfg.createrepo_c, log, signal, reuseFrom: reusableMetadata(resolved.repos, placed) });
+      await repodataCache.save(key, dir);
     });
+    phase('repodata written');
 
     const identity = composeIdentity(job.name, compose.compose_type, clock());
     const urls = composeUrls(cfg, compose);
@@ -120,11 +136,22 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
     await writeJson(path.join(tmp, 'metadata', 'depsolve.json'), depsolveReport(solution));
 
     await publishTree(tmp, path.join(job.topDir, 'compose'));
+    phase('metadata written and tree published');
     log.info(`Compose tree ready: ${solution.packages.length} packages in ${byArch.size} arch(es)`);
     return { ...resolved.extras, pungi_compose_id: identity.id };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** Logs how long each step took since the previous one. */
+function phaseTimer(log: ComposeLog): (what: string) => void {
+  let last = process.hrtime.bigint();
+  return (what) => {
+    const now = process.hrtime.bigint();
+    log.info(`${what} (${(Number(now - last) / 1e6).toFixed(0)} ms)`);
+    last = now;
+  };
 }
 
 /** Selection and dependency resolution, with ODCS's failures for missing packages and broken deps. */
@@ -179,21 +206,6 @@ async function materialize(
 ): Promise<Map<string, Placed[]>> {
   const store = new PackageStore(storeRoot);
   const origins = originsOf(repos);
-  const stored = new Map<RpmPackage, Promise<string>>();
-  let imported = 0;
-  const storePath = (pkg: RpmPackage): Promise<string> => {
-    let p = stored.get(pkg);
-    if (!p) {
-      const repo = origins.get(pkg);
-      if (!repo) throw new ComposeError(`No repository holds ${nevra(pkg)}`);
-      p = store.ensure(pkg, repo.origin(pkg), signal).then((r) => {
-        if (!r.reused) imported += 1;
-        return r.path;
-      });
-      stored.set(pkg, p);
-    }
-    return p;
-  };
   const byArch = new Map<string, Placed[]>();
   const work: Array<{ arch: string; pkg: RpmPackage }> = [];
   for (const arch of solution.arches) {
@@ -202,18 +214,25 @@ async function materialize(
     for (const { package: pkg } of arch.packages) work.push({ arch: arch.arch, pkg });
   }
   const dirs = new Set<string>();
-  await eachLimit(work, 8, async ({ arch, pkg }) => {
-    const rel = packageRelativePath(pkg);
+  const taken = new Set<string>();
+  const placements: Placement[] = [];
+  for (const { arch, pkg } of work) {
+    const repo = origins.get(pkg);
+    if (!repo) throw new ComposeError(`No repository holds ${nevra(pkg)}`);
+    let rel = packageRelativePath(pkg, repo.keepLayout === true);
+    // Two repositories may keep different packages at the same path.
+    if (taken.has(`${arch}/${rel}`)) rel = hashedPath(pkg);
+    if (taken.has(`${arch}/${rel}`)) throw new ComposeError(`Two different packages would both be ${arch}/${rel}`);
+    taken.add(`${arch}/${rel}`);
     const dest = path.join(archRepoDir(tmp, arch), rel);
-    const dir = path.dirname(dest);
-    if (!dirs.has(dir)) {
-      dirs.add(dir);
-      await mkdir(dir, { recursive: true });
-    }
-    await store.place(await storePath(pkg), dest);
+    dirs.add(path.dirname(dest));
+    placements.push({ pkg, origin: repo.origin(pkg), dest });
     byArch.get(arch)?.push({ pkg, path: path.posix.join(VARIANT, arch, 'os', rel) });
-  });
-  log.info(`Linked ${work.length} packages (${stored.size} distinct, ${imported} newly stored, ${stored.size - imported} from the store)`);
+  }
+  for (const dir of dirs) await mkdir(dir, { recursive: true });
+  const { imported } = await store.placeAll(placements, signal);
+  const distinct = new Set(work.map((w) => w.pkg)).size;
+  log.info(`Linked ${work.length} packages (${distinct} distinct, ${imported} newly stored, ${distinct - imported} from the store)`);
   for (const list of byArch.values()) list.sort((a, b) => a.path.localeCompare(b.path));
   return byArch;
 }

@@ -9,8 +9,19 @@ export function archRepoDir(composeDir: string, arch: string): string {
   return path.join(composeDir, VARIANT, arch, 'os');
 }
 
-/** Where a package sits below its arch repository: Pungi's hashed directories, `Packages/<first letter>/<file>`. */
-export function packageRelativePath(pkg: Pick<RpmPackage, 'location'>): string {
+/** Pungi's hashed directories, `Packages/<first letter>/<file>`. */
+export function hashedPath(pkg: Pick<RpmPackage, 'location'>): string {
   const file = path.basename(pkg.location);
-  return path.join('Packages', file[0].toLowerCase(), file);
+  return path.posix.join('Packages', file[0].toLowerCase(), file);
+}
+
+/**
+ * Where a package sits below its arch repository: where its source repository has it (so
+ * createrepo_c can reuse that repository's metadata, which it matches by path), when that is a
+ * plain relative path to an .rpm; otherwise Pungi's hashed directories.
+ */
+export function packageRelativePath(pkg: Pick<RpmPackage, 'location' | 'locationBase'>, keepSourceLayout: boolean): string {
+  const rel = path.posix.normalize(pkg.location);
+  const plain = !pkg.locationBase && !rel.startsWith('/') && !rel.startsWith('../') && rel !== '..' && rel.endsWith('.rpm') && !rel.startsWith('repodata/');
+  return keepSourceLayout && plain ? rel : hashedPath(pkg);
 }

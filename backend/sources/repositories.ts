@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -35,6 +34,7 @@ export async function openRepository(text: string, ctx: SourceContext, targetDir
       packages: parsed.packages,
       revision: parsed.repomd.revision,
       metadataDir: dir,
+      keepLayout: true,
       origin: (pkg) => localOrigin(dir, roots, pkg),
     };
   }
@@ -45,27 +45,18 @@ export async function openRepository(text: string, ctx: SourceContext, targetDir
     name: text,
     packages: parsed.packages,
     revision: parsed.repomd.revision,
+    keepLayout: true,
     metadataDir: await mirrorRepodata(where.url, path.join(targetDir, REPODATA_CACHE_DIR), parsed.key, ctx.signal).catch(() => undefined),
     origin: (pkg) => remoteOrigin(ctx, where.url, pkg),
   };
 }
 
-/** A package file of a local repository; it must stay inside the allowed roots too. */
+/** A package file of a local repository; the store checks that it stays inside the allowed roots too. */
 function localOrigin(dir: string, roots: readonly string[], pkg: RpmPackage): RpmOrigin {
   if (pkg.locationBase && !pkg.locationBase.startsWith('file:')) {
     throw new ComposeError(`Package ${pkg.location} of ${dir} points to ${pkg.locationBase}, outside the repository.`);
   }
-  const file = path.resolve(dir, pkg.location);
-  return {
-    file,
-    open: async () => {
-      const real = await realpath(file).catch((err: NodeJS.ErrnoException) => {
-        throw new ComposeError(`Cannot read ${file}: ${err.code ?? err.message}`);
-      });
-      if (!roots.some((r) => real.startsWith(`${r}/`))) throw new ComposeError(`Package ${pkg.location} of ${dir} leads outside allowed_repo_roots.`);
-      return createReadStream(real);
-    },
-  };
+  return { kind: 'local', file: path.resolve(dir, pkg.location), roots };
 }
 
 function remoteOrigin(ctx: SourceContext, base: string, pkg: RpmPackage): RpmOrigin {
@@ -74,6 +65,7 @@ function remoteOrigin(ctx: SourceContext, base: string, pkg: RpmPackage): RpmOri
   const checked = checkRepoLocation(ctx.cfg, href);
   if ('problem' in checked || typeof url === 'string') throw new ComposeError(`Package ${pkg.location} of ${base}: ${'problem' in checked ? checked.problem : 'not a URL'}`);
   return {
+    kind: 'stream',
     open: async (signal) => {
       const response = await httpGet(url, signal);
       return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);

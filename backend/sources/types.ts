@@ -18,6 +18,8 @@ export interface PackageRepo {
    * reuse it instead of reading every RPM again.
    */
   metadataDir?: string;
+  /** Place packages where this repository has them (it has metadata createrepo_c can reuse). */
+  keepLayout?: boolean;
 }
 
 /** What a source handler found for a compose: the candidate package pool and what resolution decided. */

@@ -7,6 +7,9 @@ import { connectServices } from '../../common/services';
 import { startFrontend } from '../../frontend/main';
 import { runRole } from './run';
 
+// Composes are many small file operations; libuv's default of 4 threads serialises them.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 /**
  * The all-in-one default: API, worker, beat and a static file server for target_dir in one
  * process, on an embedded PostgreSQL and an in-process broker unless DATABASE_URL / AMQP_URL

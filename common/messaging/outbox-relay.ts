@@ -1,6 +1,6 @@
 import type { Broker, OutgoingMessage } from '../broker/broker';
 import type { Config } from '../config';
-import type { Database } from '../db/database';
+import { type Database, pgErrorCode } from '../db/database';
 import type { OutboxRow } from '../db/entities';
 import type { Logger } from '../log';
 import { outboxMessage } from './outbox-messages';
@@ -18,7 +18,7 @@ export interface RelayOptions {
   clock?: () => Date;
 }
 
-/** -1: another relay holds the lock; otherwise how many rows this round relayed. */
+/** -1: another relay held the lock too long; otherwise how many rows this round relayed. */
 type RoundResult = number;
 
 /**
@@ -78,8 +78,14 @@ export class OutboxRelay {
   /** One round: relays up to one batch. Throws if the broker or the database fails. */
   async relayOnce(): Promise<RoundResult> {
     return this.db.transaction(async (tx) => {
-      const [{ locked }] = await tx.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock($1) AS locked`, [RELAY_LOCK_KEY]);
-      if (!locked) return -1;
+      // Wait for the lock rather than poll for it: a round of another process takes milliseconds,
+      // and rows written meanwhile are then relayed at once instead of after a poll interval.
+      try {
+        await tx.query(`SELECT set_config('lock_timeout', '5s', true), pg_advisory_xact_lock($1)`, [RELAY_LOCK_KEY]);
+      } catch (err) {
+        if (pgErrorCode(err) === '55P03') return -1;
+        throw err;
+      }
       const rows = await tx.query<OutboxRow>(
         `SELECT id, kind, compose_id, payload, message_id, created_at FROM outbox ORDER BY id LIMIT $1`,
         [this.batchSize],

@@ -151,11 +151,11 @@ describe('a repo compose, end to end', () => {
   });
 
   it('stores each RPM once and hard-links it into the compose', async () => {
-    const file = path.join(composeDir(row), 'compose', 'Temporary', 'x86_64', 'os', 'Packages', 'a', 'app-1.0-1.noarch.rpm');
+    const file = path.join(composeDir(row), 'compose', 'Temporary', 'x86_64', 'os', 'Packages', 'app-1.0-1.noarch.rpm');
     const s = await stat(file);
     expect(s.nlink).toBeGreaterThanOrEqual(2);
     const again = await compose({ source: { type: 'repo', source: fixtures.main, packages: ['app'] }, lookaside_repos: [fixtures.lookaside] });
-    const s2 = await stat(path.join(composeDir(again), 'compose', 'Temporary', 'x86_64', 'os', 'Packages', 'a', 'app-1.0-1.noarch.rpm'));
+    const s2 = await stat(path.join(composeDir(again), 'compose', 'Temporary', 'x86_64', 'os', 'Packages', 'app-1.0-1.noarch.rpm'));
     expect(s2.ino).toBe(s.ino);
     const log = await readFile(path.join(composeDir(again), 'pungi-stderr.log'), 'utf8');
     expect(log).toMatch(/, 0 newly stored, \d+ from the store\)/);
@@ -245,6 +245,24 @@ describe('failures of the build steps (a stack with its own, empty package store
     expect(log).toContain('[ERROR   ] Cannot read');
   });
 
+
+  it('refuses a package file that is a link leading outside the allowed roots', async () => {
+    const outside = await mkdtemp(path.join(tmpdir(), 'odcs-outside-'));
+    const repo = path.join(work, 'escaping-file');
+    try {
+      await run('mkdir', ['-p', path.join(repo, 'Packages')]);
+      const app = fixtures.rpms.main.find((f) => f.endsWith('/toolx-1.0-1.noarch.rpm')) ?? fixtures.rpms.main[0];
+      await run('cp', [app, outside]);
+      await run('ln', ['-s', path.join(outside, path.basename(app)), path.join(repo, 'Packages', path.basename(app))]);
+      await run('createrepo_c', [repo]);
+      const res = await request(broken.app).post('/api/1/composes/').send({ source: { type: 'repo', source: repo } });
+      const row = await finished(res.body.id);
+      expect(row.state).toBe(STATES.failed);
+      expect(row.state_reason).toContain('leads outside allowed_repo_roots.');
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
 
   it('fails the compose with ODCS message naming the logs (as URLs), and keeps the output', async () => {
     const res = await request(broken.app).post('/api/1/composes/').send({ source: { type: 'repo', source: fixtures.main, packages: ['app'] } });
