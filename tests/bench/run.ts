@@ -3,12 +3,14 @@
  * in the same run, printed as Markdown tables for the README.
  */
 import { benchApi } from './api';
+import { benchCompose } from './compose';
 import { benchDepsolve } from './depsolve';
 import { type BenchRow, formatTable } from './report';
 
 const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [
   ['API, 100,000 composes in the database (reference: bare Express + pg, one INSERT / one indexed SELECT)', benchApi],
   ['Dependency resolution, 60,000-package repository, 500-package request (reference: libsolv)', benchDepsolve],
+  ['Compose engine (reference: createrepo_c alone on the same RPMs)', benchCompose],
 ];
 
 async function main(): Promise<void> {
