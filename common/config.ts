@@ -14,6 +14,8 @@ import { FLAGS, RESULTS, SOURCE_TYPES } from './enums';
 const absolutePath = z.string().refine((p) => path.isAbsolute(p), { message: 'must be an absolute path' });
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, { message: 'must be an http(s) URL' });
 const stringList = z.array(z.string());
+/** An http(s) URL, or empty for "not configured". */
+const optionalHttpUrl = z.string().regex(/^(https?:\/\/[^\s]+)?$/, { message: 'must be empty or an http(s) URL' }).default('');
 
 /** Per-client attribute rules of allowed_clients (reference §4.3–§4.4). */
 const clientRules = z
@@ -96,10 +98,21 @@ export const configSchema = z
     // Sources.
     raw_config_urls: z.record(z.string(), rawConfigEntry).default({}),
     base_module_names: stringList.default(['platform', 'bootstrap']),
+    /** Module Build Service base URL (the API is at `<mbs_url>/1/…`), for `module` composes. */
+    mbs_url: httpUrl.default('http://localhost/module-build-service'),
     /** Local directories under which `repo` sources may live; empty allows none. */
     allowed_repo_roots: z.array(absolutePath).default([]),
     /** Hosts (host or host:port) from which `repo` sources may be fetched over http(s). */
     allowed_repo_hosts: stringList.default([]),
+    /**
+     * Koji, for the tag, build, module and pungi_compose sources: the hub's XML-RPC endpoint and
+     * the file tree RPMs are downloaded from (a Koji profile's `server` and `topurl`). Only these
+     * are ever contacted; a request never names a Koji.
+     */
+    koji_url: optionalHttpUrl,
+    koji_topurl: optionalHttpUrl,
+    /** Hosts (host or host:port) whose Pungi composes `pungi_compose` sources may name. */
+    allowed_pungi_compose_hosts: stringList.default([]),
     net_timeout: z.number().int().positive().default(120),
     net_retry_interval: z.number().int().positive().default(30),
 
@@ -110,6 +123,8 @@ export const configSchema = z
     heartbeat_interval: z.number().int().positive().default(10),
     /** The createrepo_c binary (a name on PATH or an absolute path). */
     createrepo_c: z.string().min(1).default('createrepo_c'),
+    /** The modifyrepo_c binary, which adds modules.yaml to the repodata of module composes. */
+    modifyrepo_c: z.string().min(1).default('modifyrepo_c'),
     beat_interval: z.number().int().positive().default(60),
     /** A `wait` compose nobody claimed for this many seconds is published again. */
     lost_wait_seconds: z.number().int().positive().default(180),
