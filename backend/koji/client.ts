@@ -229,6 +229,13 @@ export class KojiClient {
     return asList(v, 'listRPMs').map((r) => toRpm(r, 'listRPMs'));
   }
 
+  /** The RPMs of several builds in multicall batches, in the order of `buildIds`. */
+  async listRPMsMany(buildIds: readonly number[], options: { arches?: readonly string[] } = {}): Promise<KojiRpm[][]> {
+    const arches = options.arches === undefined ? undefined : [...options.arches];
+    const results = await this.batched(buildIds.map((id) => ({ method: 'listRPMs', params: [], kwargs: { buildID: id, arches } })));
+    return results.map((v) => asList(v, 'listRPMs').map((r) => toRpm(r, 'listRPMs')));
+  }
+
   /** An RPM by id or NVRA string (`name-version-release.arch`); null when unknown. */
   async getRPM(rpm: string | number, options: { strict?: boolean } = {}): Promise<KojiRpm | null> {
     const v = await this.call('getRPM', [rpm], { strict: options.strict || undefined });

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { KojiRpmPackage } from '../koji/package';
 import type { RpmPackage } from '../rpm/model';
 import { isDebugName } from '../rpm/multilib';
 import { VARIANT } from './layout';
@@ -47,15 +48,21 @@ function sourceNevra(pkg: RpmPackage): string {
   return m ? `${m[1]}-${pkg.epoch}:${m[2]}-${m[3]}.src` : `${nvr}.src`;
 }
 
+/** The key the placed copy is signed with, as Pungi records it: null for unsigned or unknown. */
+function sigkeyOf(pkg: RpmPackage): string | null {
+  const koji = (pkg as Partial<KojiRpmPackage>).koji;
+  return koji?.sigkey ? koji.sigkey : null;
+}
+
 /** compose/metadata/rpms.json: for each arch, source RPM → its RPMs in this compose, with paths. */
 export function rpmsJson(c: ComposeIdentity, byArch: ReadonlyMap<string, readonly { pkg: RpmPackage; path: string }[]>): unknown {
-  const variant: Record<string, Record<string, Record<string, { category: string; path: string; sigkey: null }>>> = {};
+  const variant: Record<string, Record<string, Record<string, { category: string; path: string; sigkey: string | null }>>> = {};
   for (const [arch, entries] of byArch) {
-    const archMap: Record<string, Record<string, { category: string; path: string; sigkey: null }>> = {};
+    const archMap: Record<string, Record<string, { category: string; path: string; sigkey: string | null }>> = {};
     for (const { pkg, path: p } of entries) {
       const srpm = sourceNevra(pkg);
       archMap[srpm] ??= {};
-      archMap[srpm][productmdNevra(pkg)] = { category: isDebugName(pkg.name) ? 'debug' : 'binary', path: p, sigkey: null };
+      archMap[srpm][productmdNevra(pkg)] = { category: isDebugName(pkg.name) ? 'debug' : 'binary', path: p, sigkey: sigkeyOf(pkg) };
     }
     variant[arch] = archMap;
   }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
-import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,9 +10,38 @@ import { placeLocalPackages } from './local-import';
 
 /**
  * Where an RPM comes from: a file of a local repository (which must resolve inside `roots`,
- * the real paths of allowed_repo_roots), or a stream such as a download.
+ * the real paths of allowed_repo_roots), a stream such as a download whose checksum the
+ * metadata gives, or copies whose checksum is only known once downloaded (`keyed`).
  */
-export type RpmOrigin = { kind: 'local'; file: string; roots: readonly string[] } | { kind: 'stream'; open(signal?: AbortSignal): Promise<Readable> };
+export type RpmOrigin =
+  | { kind: 'local'; file: string; roots: readonly string[] }
+  | { kind: 'stream'; open(signal?: AbortSignal): Promise<Readable> }
+  | KeyedOrigin;
+
+/**
+ * One copy of a package whose file checksum nobody knows before it is downloaded (Koji gives
+ * only payloadhash, which is not a checksum of the .rpm file).
+ */
+export interface KeyedCopy {
+  /**
+   * Names these exact bytes for good (e.g. `koji:<rpm id>:<payloadhash>:<sigkey>`): the store remembers
+   * which file a key gave, so the next placement of the same key is a link, not a download.
+   */
+  key: string;
+  /** The bytes, or null when this copy does not exist (the next copy is tried). */
+  open(signal?: AbortSignal): Promise<Readable | null>;
+}
+
+/**
+ * Acceptable copies in preference order. The store keeps the file under the sha256 it computes
+ * while downloading and calls `placed` with the copy used and that checksum (before placeAll
+ * returns), so the caller can give the package its real checksum.
+ */
+export interface KeyedOrigin {
+  kind: 'keyed';
+  copies: readonly KeyedCopy[];
+  placed(copy: KeyedCopy, checksum: { type: 'sha256'; value: string }): void;
+}
 
 /** Node's names of the checksum types repository metadata uses. */
 const HASHES: Record<string, string> = { sha256: 'sha256', sha: 'sha1', sha1: 'sha1', md5: 'md5', sha512: 'sha512', sha384: 'sha384', sha224: 'sha224' };
@@ -54,7 +83,7 @@ export class PackageStore {
   /** Places every package; returns how many distinct packages had to enter the store. Fails on the first problem. */
   async placeAll(placements: readonly Placement[], signal?: AbortSignal): Promise<{ imported: number }> {
     const local = placements.filter((p): p is Placement & { origin: { kind: 'local' } } => p.origin.kind === 'local');
-    const streamed = placements.filter((p) => p.origin.kind === 'stream');
+    const streamed = placements.filter((p) => p.origin.kind !== 'local');
     const imported = new Set<string>();
     const results = await placeLocalPackages(
       local.map(({ pkg, origin, dest }) => ({
@@ -80,9 +109,13 @@ export class PackageStore {
           const { pkg, origin, dest } = streamed[next++];
           const earlier = first.get(pkg);
           if (earlier) await earlier.catch(() => undefined);
-          const placing = this.placeStreamed(pkg, origin as Extract<RpmOrigin, { kind: 'stream' }>, dest, signal);
+          const placing: Promise<{ reused: boolean; key?: string }> =
+            origin.kind === 'keyed'
+              ? this.placeKeyed(pkg, origin, dest, signal)
+              : this.placeStreamed(pkg, origin as Extract<RpmOrigin, { kind: 'stream' }>, dest, signal);
           if (!earlier) first.set(pkg, placing);
-          if (!(await placing).reused) imported.add(pkg.checksum.value);
+          const done = await placing;
+          if (!done.reused) imported.add(done.key ?? pkg.checksum.value);
         }
       }),
     );
@@ -120,6 +153,86 @@ export class PackageStore {
     }
     if (!(await linkOrCopy(stored, dest))) throw new ComposeError(`${stored} vanished from the package store`);
     return { reused: false };
+  }
+
+  /** `<root>/keys/<ab>/<sha256 of key>`: a symbolic link to the store file the key gave. */
+  private keyPath(key: string): string {
+    const h = createHash('sha256').update(key).digest('hex');
+    return path.join(this.root, 'keys', h.slice(0, 2), h);
+  }
+
+  /** The sha256 of the file `key` gave before, if the store remembers it. */
+  private async lookupKey(key: string): Promise<string | null> {
+    try {
+      const target = await readlink(this.keyPath(key));
+      const m = /([0-9a-f]{64})\.rpm$/.exec(target);
+      return m ? m[1] : null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  /** Remembers that `key` gave the file stored under `sha256` (atomically: a new link renamed over). */
+  private async rememberKey(key: string, sha256: string): Promise<void> {
+    const file = this.keyPath(key);
+    await this.ensureDir(path.dirname(file));
+    const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
+    await symlink(path.relative(path.dirname(file), this.pathOf({ type: 'sha256', value: sha256 })), tmp);
+    await rename(tmp, file).catch(async (err: unknown) => {
+      await rm(tmp, { force: true });
+      throw err;
+    });
+  }
+
+  /**
+   * The first copy, in preference order, that the store has seen under its key (a link) or that
+   * exists (a download, hashed on the way into the store). A preferred copy that was never
+   * stored is asked for even when a less preferred one is stored: preference decides, not cost.
+   */
+  private async placeKeyed(pkg: RpmPackage, origin: KeyedOrigin, dest: string, signal?: AbortSignal): Promise<{ reused: boolean; key: string }> {
+    for (const copy of origin.copies) {
+      const known = await this.lookupKey(copy.key);
+      if (known && (await linkOrCopy(this.pathOf({ type: 'sha256', value: known }), dest))) {
+        origin.placed(copy, { type: 'sha256', value: known });
+        return { reused: true, key: copy.key };
+      }
+      const source = await copy.open(signal);
+      if (!source) continue;
+      const stored = await this.download(source, 'sha256', signal, (actual) => this.pathOf({ type: 'sha256', value: actual }));
+      await this.rememberKey(copy.key, stored.checksum);
+      if (!(await linkOrCopy(stored.file, dest))) throw new ComposeError(`${stored.file} vanished from the package store`);
+      origin.placed(copy, { type: 'sha256', value: stored.checksum });
+      return { reused: false, key: copy.key };
+    }
+    throw new ComposeError(`${path.basename(pkg.location)}: none of its acceptable copies exists (${origin.copies.map((c) => c.key).join(', ')})`);
+  }
+
+  /**
+   * Streams `source` into a temporary file of the store while hashing it, then renames it to
+   * `storedPath(checksum)`; a file already there has the same bytes, so renaming over it is harmless.
+   */
+  private async download(
+    source: Readable,
+    algorithm: string,
+    signal: AbortSignal | undefined,
+    storedPath: (checksum: string) => string,
+  ): Promise<{ file: string; checksum: string }> {
+    const tmpDir = path.join(this.root, 'tmp');
+    await this.ensureDir(tmpDir);
+    const tmp = path.join(tmpDir, `.tmp-${randomBytes(6).toString('hex')}`);
+    try {
+      const hash = createHash(algorithm);
+      source.on('data', (chunk: Buffer) => hash.update(chunk));
+      await pipeline(source, createWriteStream(tmp, { mode: 0o644 }), { signal });
+      const checksum = hash.digest('hex');
+      const file = storedPath(checksum);
+      await this.ensureDir(path.dirname(file));
+      await rename(tmp, file);
+      return { file, checksum };
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 }
 

@@ -1,0 +1,76 @@
+import { ComposeError } from '../../common/errors';
+import { FLAGS } from '../../common/enums';
+import { pyRepr } from '../../common/python-repr';
+import type { ComposeRow } from '../../common/db/entities';
+import { groupSignatureRows } from '../koji/signatures';
+import { KojiFault, XmlRpcTransportError } from '../koji/xmlrpc';
+import { UnknownKojiTagError } from '../koji/client';
+import { askKoji, kojiPackageRepo, openKoji, poolArches, rpmsOfBuilds, uniqueRpms, type KojiSession } from './koji-pool';
+import { loadLookaside } from './repositories';
+import type { SourceHandler } from './types';
+
+/**
+ * Reference §5.2's per-worker cache: Koji hub + tag -> the event the last compose of the tag
+ * used. Kept while neither the tag nor any tag it inherits from changes, so composes of an
+ * unchanged tag get the same koji_event (and reuse can recognise them).
+ */
+const lastEvents = new Map<string, number>();
+
+/** ODCS wraps Koji errors of this step in a tuple and prints its repr (reference §5.2). */
+function kojiConnectionFailed(err: unknown): never {
+  if (err instanceof UnknownKojiTagError) throw new ComposeError(err.message);
+  if (err instanceof KojiFault) throw new ComposeError(`('Koji connection has failed: %s', GenericError(${pyRepr(err.faultString)}))`);
+  if (err instanceof XmlRpcTransportError) throw new ComposeError(`('Koji connection has failed: %s', ${pyRepr(err.message)})`);
+  throw err;
+}
+
+/**
+ * The event a tag compose is built at: the one it was given (request or renewal); else, for a
+ * tag this worker has seen, the cached event unless the tag or a tag it inherits from changed
+ * since; else Koji's last event, after checking that the tag exists.
+ */
+export async function resolveTagEvent(session: KojiSession, compose: Pick<ComposeRow, 'source' | 'koji_event'>): Promise<number> {
+  if (compose.koji_event !== null) return compose.koji_event;
+  const { koji } = session;
+  const key = `${koji.hubUrl}\0${compose.source}`;
+  try {
+    const cached = lastEvents.get(key);
+    if (cached !== undefined && !(await koji.tagOrParentsChangedSince(compose.source, cached))) return cached;
+    if (cached === undefined && (await koji.getTag(compose.source)) === null) throw new UnknownKojiTagError(compose.source);
+    const event = (await koji.getLastEvent()).id;
+    lastEvents.set(key, event);
+    return event;
+  } catch (err) {
+    return kojiConnectionFailed(err);
+  }
+}
+
+/**
+ * `tag` (reference §5.2–§5.3): the latest build of every package in the tag at the compose's
+ * event (with inheritance unless `no_inheritance`), plus the compose's `builds`, as one pool;
+ * `packages`, dependencies, multilib and lookaside are the engine's. The event is recorded as
+ * the compose's koji_event.
+ */
+export const tagSource: SourceHandler = {
+  async resolve(compose, ctx) {
+    const targetDir = compose.target_dir ?? ctx.cfg.target_dir;
+    const session = openKoji(ctx, targetDir);
+    const tag = compose.source;
+    const event = await resolveTagEvent(session, compose);
+    const inherit = (compose.flags & FLAGS.no_inheritance) === 0;
+    const arches = poolArches(compose);
+    ctx.log.info(`Koji tag ${tag} at event ${event}${inherit ? '' : ' without inheritance'}, arches ${arches.join(' ')}`);
+    const tagged = await askKoji(`listing of tag ${tag}`, () =>
+      session.koji.listTaggedRPMS(tag, { inherit, latest: true, event, arch: arches, rpmsigs: true }),
+    ).catch((err: unknown) => {
+      // Only a tag given with its event can be unknown here; ODCS says so the same way.
+      if (err instanceof ComposeError && /No such tagInfo/.test(err.message)) throw new ComposeError(`Unknown Koji tag ${tag}.`);
+      throw err;
+    });
+    const fromTag = groupSignatureRows(tagged.rpms, tagged.builds);
+    const extra = await rpmsOfBuilds(session, compose.builds ?? [], arches);
+    ctx.log.info(`${tagged.builds.length} builds (${fromTag.length} RPMs) in the tag, ${extra.length} RPMs from ${compose.builds?.length ?? 0} extra builds`);
+    const repo = await kojiPackageRepo(session, { name: `koji-tag-${tag}`, candidates: uniqueRpms([fromTag, extra]), sigkeys: compose.sigkeys });
+    return { repos: [repo], lookaside: await loadLookaside(compose, ctx, targetDir), extras: { koji_event: event } };
+  },
+};

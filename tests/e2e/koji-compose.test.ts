@@ -1,0 +1,228 @@
+/**
+ * `tag` and `build` composes end to end: the real stack (API, RabbitMQ, worker, createrepo_c)
+ * against the Koji double (real XML-RPC, files under /kojifiles) holding fixture builds made by
+ * rpmbuild, one of them signed by rpmsign with a test key; dnf installs from the .repo file.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { STATES } from '../../common/enums';
+import type { ComposeRow } from '../../common/db/entities';
+import { buildKojiFixtures } from '../fixtures/build-koji-rpms';
+import { buildFixtureRepos, type FixtureRepos } from '../fixtures/build-repos';
+import { KojiHubDouble } from '../servers/koji-hub';
+import { createSigningKey, removeSigningKey, rpmFileSigkey, type TestSigningKey } from '../servers/signing';
+import { composeDir, composeRpms, dnfInstallFromRepofile, requestCompose, rpmsInCompose } from '../support/compose-e2e';
+import { startTestStack, type TestStack } from '../support/stack';
+
+let hub: KojiHubDouble;
+let t: TestStack;
+let key: TestSigningKey;
+let repos: FixtureRepos;
+let work: string;
+/** The last event before kojitool-2.0-1 entered the child tag. */
+let beforeTool2: number;
+
+beforeAll(async () => {
+  const [kojiFixtures, fixtureRepos, signingKey] = await Promise.all([buildKojiFixtures(), buildFixtureRepos(), createSigningKey('ODCS e2e key')]);
+  repos = fixtureRepos;
+  key = signingKey;
+  work = await mkdtemp(path.join(tmpdir(), 'odcs-koji-e2e-'));
+  hub = new KojiHubDouble();
+  const address = await hub.start();
+  for (const b of kojiFixtures.builds) await hub.importBuild(b.rpms);
+  hub.addTag('base');
+  hub.addTag('child', { parents: ['base'] });
+  hub.tagBuild('base', 'kojilib-1.0-1');
+  hub.tagBuild('base', 'kojitool-1.0-1');
+  for (const b of await hub.importBuilds(repos.rpms.main)) hub.tagBuild('base', b.nvr);
+  await hub.signBuild('kojilib-1.0-1', key);
+  beforeTool2 = hub.lastEventId;
+  hub.tagBuild('child', 'kojitool-2.0-1');
+  t = await startTestStack({
+    listen: true,
+    worker: true,
+    relay: true,
+    config: {
+      koji_url: address.hubUrl,
+      koji_topurl: address.topurl,
+      allowed_source_types: ['tag', 'build'],
+      allowed_repo_roots: [repos.dir],
+      net_retry_interval: 1,
+    },
+  });
+}, 300000);
+
+afterAll(async () => {
+  await t?.close();
+  await hub?.stop();
+  if (key) await removeSigningKey(key);
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const ok = (row: ComposeRow): void => {
+  expect(row.state_reason).toBe('Compose is generated successfully');
+  expect(row.state).toBe(STATES.done);
+};
+
+const packageFile = (row: ComposeRow, rpmsPath: string): string => path.join(composeDir(t, row), 'compose', rpmsPath);
+
+describe('a tag compose', () => {
+  let first: ComposeRow;
+  beforeAll(async () => {
+    first = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'] } });
+  }, 120000);
+
+  it('takes the latest builds through inheritance, records the event, and dnf installs from its .repo file', async () => {
+    ok(first);
+    expect(first.koji_event).toBe(hub.lastEventId);
+    // shell-lite provides /bin/sh, which kojitool's scriptlets need.
+    expect(await rpmsInCompose(t, first)).toEqual(['kojilib-2:1.0-1.x86_64', 'kojitool-0:2.0-1.x86_64', 'shell-lite-0:1.0-1.noarch']);
+    // kojitool has Requires(pretrans) on kojilib, which rpm wants installed beforehand.
+    const installed = await dnfInstallFromRepofile(t, first, work, [['kojilib'], ['kojitool']]);
+    expect(installed).toEqual(['kojilib-1.0-1.x86_64', 'kojitool-2.0-1.x86_64', 'shell-lite-1.0-1.noarch']);
+  }, 120000);
+
+  it('without sigkeys takes the unsigned copy although a signed one exists', async () => {
+    const rpms = await composeRpms(t, first);
+    const lib = rpms.get('kojilib-2:1.0-1.x86_64')!;
+    expect(lib.sigkey).toBeNull();
+    expect(await rpmFileSigkey(packageFile(first, lib.path))).toBe('');
+  });
+
+  it('with no_inheritance sees only the child tag', async () => {
+    const row = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'] }, flags: ['no_inheritance'] });
+    ok(row);
+    expect(await rpmsInCompose(t, row)).toEqual(['kojitool-0:2.0-1.x86_64']);
+    const failed = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'] }, flags: ['no_inheritance', 'check_deps'] });
+    expect(failed.state).toBe(STATES.failed);
+    expect(failed.state_reason).toMatch(/^Error while generating compose: Unresolved dependencies detected: kojitool-2\.0-1\.x86_64 requires /);
+  });
+
+  it('pinned to an older koji_event gets the tag as it was then', async () => {
+    const row = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'], koji_event: beforeTool2 } });
+    ok(row);
+    expect(row.koji_event).toBe(beforeTool2);
+    expect(await rpmsInCompose(t, row)).toEqual(['kojilib-2:1.0-1.x86_64', 'kojitool-0:1.0-1.x86_64', 'shell-lite-0:1.0-1.noarch']);
+  });
+
+  it('adds `builds` on top of the tag', async () => {
+    const row = await requestCompose(t, { source: { type: 'tag', source: 'base', packages: ['kojitool'], builds: ['kojitool-2.0-1'] } });
+    ok(row);
+    expect(await rpmsInCompose(t, row)).toEqual(['kojilib-2:1.0-1.x86_64', 'kojitool-0:2.0-1.x86_64', 'shell-lite-0:1.0-1.noarch']);
+  });
+
+  it('includes multilib packages of the tag and leans on lookaside repositories', async () => {
+    const row = await requestCompose(t, {
+      source: { type: 'tag', source: 'base', packages: ['multiuser'] },
+      lookaside_repos: [repos.lookaside],
+      multilib_arches: ['x86_64'],
+      multilib_method: ['devel'],
+      flags: ['check_deps'],
+    });
+    ok(row);
+    const names = await rpmsInCompose(t, row);
+    expect(names.filter((n) => n.endsWith('.i686'))).toEqual(['libmulti-0:1.0-1.i686', 'libmulti-devel-0:1.0-1.i686']);
+    expect(names.some((n) => n.startsWith('lookbase-'))).toBe(false);
+  });
+
+  it('fails with ODCS message for an unknown tag', async () => {
+    const row = await requestCompose(t, { source: { type: 'tag', source: 'nope' } });
+    expect(row.state_reason).toBe('Error while generating compose: Unknown Koji tag nope.');
+  });
+});
+
+describe('sigkeys', () => {
+  let signed: ComposeRow;
+  beforeAll(async () => {
+    signed = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'], sigkeys: [key.sigkey, ''] } });
+  }, 120000);
+
+  it('place the copy signed with the preferred key, unsigned where an empty key allows it', async () => {
+    ok(signed);
+    const rpms = await composeRpms(t, signed);
+    const lib = rpms.get('kojilib-2:1.0-1.x86_64')!;
+    const tool = rpms.get('kojitool-0:2.0-1.x86_64')!;
+    expect(lib.sigkey).toBe(key.sigkey);
+    expect(tool.sigkey).toBeNull();
+    expect(await rpmFileSigkey(packageFile(signed, lib.path))).toBe(key.sigkey);
+    expect(await rpmFileSigkey(packageFile(signed, tool.path))).toBe('');
+    expect(await dnfInstallFromRepofile(t, signed, work, [['kojilib'], ['kojitool']])).toEqual([
+      'kojilib-1.0-1.x86_64',
+      'kojitool-2.0-1.x86_64',
+      'shell-lite-1.0-1.noarch',
+    ]);
+  }, 120000);
+
+  it('fail the compose naming every package without an acceptable copy', async () => {
+    const row = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'], sigkeys: [key.sigkey.toUpperCase()] } });
+    expect(row.state).toBe(STATES.failed);
+    expect(row.state_reason).toMatch(new RegExp(`^Error while generating compose: RPM\\(s\\) not found for sigs: ${key.sigkey}\\. `));
+    expect(row.state_reason).toContain('kojitool-2.0-1.x86_64 (available: unsigned)');
+    expect(row.state_reason).toContain('kojitool-doc-2.0-1.noarch (available: unsigned)');
+    expect(row.state_reason).not.toContain('kojilib');
+  });
+
+  it('a second compose of the same tag downloads nothing stored and asks Koji for no header it has', async () => {
+    hub.resetCounters();
+    const again = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'], sigkeys: [key.sigkey, ''] }, flags: ['no_reuse'] });
+    ok(again);
+    expect(again.koji_event).toBe(signed.koji_event);
+    expect(hub.fileRequests).toBe(0);
+    expect(hub.bytesServed).toBe(0);
+    expect(hub.callCounts.get('getRPMHeaders') ?? 0).toBe(0);
+    const log = await readFile(path.join(composeDir(t, again), 'pungi-stderr.log'), 'utf8');
+    expect(log).toMatch(/headers of \d+ from the cache, 0 asked of Koji/);
+    expect(log).toMatch(/Linked 3 packages \(3 distinct, 0 newly stored, 3 from the store\)/);
+    // The same signed file, hard-linked from the store.
+    const a = (await composeRpms(t, signed)).get('kojilib-2:1.0-1.x86_64')!;
+    const b = (await composeRpms(t, again)).get('kojilib-2:1.0-1.x86_64')!;
+    expect((await stat(packageFile(again, b.path))).ino).toBe((await stat(packageFile(signed, a.path))).ino);
+  }, 120000);
+});
+
+describe('a build compose', () => {
+  it('holds only the listed builds, filtered by packages, and dnf installs from it', async () => {
+    const row = await requestCompose(t, {
+      source: { type: 'build', builds: ['kojitool-1.0-1', 'kojilib-1.0-1', 'shell-lite-1.0-1'], packages: ['kojitool'] },
+    });
+    ok(row);
+    expect(row.source).toBe('');
+    expect(row.koji_event).toBeNull();
+    expect(await rpmsInCompose(t, row)).toEqual(['kojilib-2:1.0-1.x86_64', 'kojitool-0:1.0-1.x86_64', 'shell-lite-0:1.0-1.noarch']);
+    expect(await dnfInstallFromRepofile(t, row, work, [['kojilib'], ['kojitool']])).toEqual([
+      'kojilib-1.0-1.x86_64',
+      'kojitool-1.0-1.x86_64',
+      'shell-lite-1.0-1.noarch',
+    ]);
+  }, 120000);
+
+  it('resolves dependencies only within its builds', async () => {
+    const row = await requestCompose(t, { source: { type: 'build', builds: ['kojitool-1.0-1'] } });
+    ok(row);
+    expect(await rpmsInCompose(t, row)).toEqual(['kojitool-0:1.0-1.x86_64', 'kojitool-doc-0:1.0-1.noarch']);
+  });
+
+  it('fails naming unknown builds', async () => {
+    const row = await requestCompose(t, { source: { type: 'build', builds: ['kojitool-1.0-1', 'nope-1-1'] } });
+    expect(row.state_reason).toBe('Error while generating compose: Unknown Koji build(s): nope-1-1.');
+  });
+});
+
+describe('when the tag moves on', () => {
+  it('a new compose takes a new event once the child or a parent changed', async () => {
+    const before = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'] }, flags: ['no_reuse'] });
+    ok(before);
+    hub.untagBuild('child', 'kojitool-2.0-1');
+    const after = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'] }, flags: ['no_reuse'] });
+    ok(after);
+    expect(after.koji_event!).toBeGreaterThan(before.koji_event!);
+    expect(await rpmsInCompose(t, after)).toEqual(['kojilib-2:1.0-1.x86_64', 'kojitool-0:1.0-1.x86_64', 'shell-lite-0:1.0-1.noarch']);
+    // A change in the parent counts too.
+    hub.untagBuild('base', 'kojitool-1.0-1');
+    const parentChanged = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojilib'] }, flags: ['no_reuse'] });
+    ok(parentChanged);
+    expect(parentChanged.koji_event!).toBeGreaterThan(after.koji_event!);
+    expect(parentChanged.koji_event).toBe(hub.lastEventId);
+  }, 120000);
+});

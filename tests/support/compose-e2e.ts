@@ -1,0 +1,87 @@
+/**
+ * What end-to-end compose tests do again and again: POST a compose and wait for its final
+ * state, read its productmd rpms.json, and install from its .repo file with real dnf.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import request from 'supertest';
+import type { ComposeRow } from '../../common/db/entities';
+import { STATES } from '../../common/enums';
+import { eventually } from './listener';
+import type { TestStack } from './stack';
+
+const run = promisify(execFile);
+
+/** POSTs the compose (expecting 200) and waits until it is done or failed. */
+export async function requestCompose(t: TestStack, body: Record<string, unknown>, timeoutMs = 60000): Promise<ComposeRow> {
+  const res = await request(t.app).post('/api/1/composes/').send(body);
+  if (res.status !== 200) throw new Error(`POST answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return eventually(
+    async () => {
+      const row = await t.s.store.get(res.body.id);
+      return row && (row.state === STATES.done || row.state === STATES.failed) ? row : undefined;
+    },
+    timeoutMs,
+    `compose ${res.body.id} to finish`,
+  );
+}
+
+export function composeDir(t: TestStack, row: Pick<ComposeRow, 'id'>): string {
+  return path.join(t.cfg.target_dir, `odcs-${row.id}`);
+}
+
+/** rpms.json of the compose: arch -> RPM NEVRA -> its entry. */
+export async function composeRpms(t: TestStack, row: Pick<ComposeRow, 'id'>): Promise<Map<string, { path: string; sigkey: string | null; arch: string }>> {
+  const rpms = JSON.parse(await readFile(path.join(composeDir(t, row), 'compose', 'metadata', 'rpms.json'), 'utf8'));
+  const out = new Map<string, { path: string; sigkey: string | null; arch: string }>();
+  for (const [arch, bySrpm] of Object.entries(rpms.payload.rpms.Temporary as Record<string, Record<string, Record<string, { path: string; sigkey: string | null }>>>)) {
+    for (const entries of Object.values(bySrpm)) for (const [nevra, e] of Object.entries(entries)) out.set(nevra, { ...e, arch });
+  }
+  return out;
+}
+
+/** The NEVRAs of the compose, sorted. */
+export async function rpmsInCompose(t: TestStack, row: Pick<ComposeRow, 'id'>): Promise<string[]> {
+  return [...(await composeRpms(t, row)).keys()].sort();
+}
+
+/**
+ * Fetches the compose's .repo file over HTTP and runs one `dnf install` per entry of
+ * `transactions` into a fresh installroot under `work`, using only that file (several
+ * transactions when a package's Requires(pretrans) must be installed before it); returns what
+ * `rpm -qa` says is installed.
+ */
+export async function dnfInstallFromRepofile(t: TestStack, row: Pick<ComposeRow, 'id'>, work: string, transactions: ReadonlyArray<readonly string[]>): Promise<string[]> {
+  const res = await fetch(`${t.cfg.target_dir_url}/odcs-${row.id}/compose/Temporary/odcs-${row.id}.repo`);
+  if (res.status !== 200) throw new Error(`.repo file: HTTP ${res.status}`);
+  const dir = path.join(work, `dnf-${row.id}`);
+  const reposd = path.join(dir, 'yum.repos.d');
+  await mkdir(reposd, { recursive: true });
+  await writeFile(path.join(reposd, 'odcs.repo'), await res.text());
+  const root = path.join(dir, 'installroot');
+  for (const names of transactions) {
+    await run(
+      'dnf',
+      [
+        `--installroot=${root}`,
+        '--releasever=1',
+        '--forcearch=x86_64',
+        `--setopt=reposdir=${reposd}`,
+        `--setopt=cachedir=${path.join(dir, 'cache')}`,
+        '--setopt=install_weak_deps=False',
+        // Fixture scriptlets would run the installroot's /bin/sh, which fixtures only pretend to ship.
+        '--setopt=tsflags=noscripts',
+        '--noplugins',
+        '--nodocs',
+        '-y',
+        'install',
+        ...names,
+      ],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+  }
+  const { stdout } = await run('rpm', ['--root', root, '-qa', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n']);
+  return stdout.trim().split('\n').filter(Boolean).sort();
+}
