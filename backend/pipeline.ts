@@ -8,6 +8,7 @@ import { bitNames, FLAGS, MULTILIB_METHODS, RESULTS, sourceTypeName } from '../c
 import { ComposeError } from '../common/errors';
 import { ComposeLog } from './compose-log';
 import { createrepo } from './repo/createrepo';
+import { addModulesMetadata } from './repo/modifyrepo';
 import { archRepoDir, hashedPath, packageRelativePath, VARIANT } from './repo/layout';
 import { composeIdentity, composeinfoJson, productmdNevra, rpmsJson } from './repo/productmd';
 import { RepodataCache } from './repo/repodata-cache';
@@ -15,10 +16,11 @@ import { repoFile } from './repo/repofile';
 import { DepsolveError, type DepsolveResult, depsolve, describeReason, type MultilibMethod } from './rpm/depsolve';
 import { nevra, type RpmPackage } from './rpm/model';
 import { SOURCE_HANDLERS } from './sources';
-import type { PackageRepo, ResolvedSource } from './sources/types';
+import type { PackageRepo, ResolvedSource, SourceContext, SourceHandler } from './sources/types';
 import { MetadataCache } from './store/metadata-cache';
 import { PackageStore, type Placement } from './store/package-store';
-import type { BuildCompose, BuildResult } from './worker';
+import type { BuildCompose, BuildHooks, BuildResult } from './worker';
+import type { ResolvedNevras } from '../common/db/compose-store';
 
 /** Directory (under each target dir) of the content-addressed package store. */
 export const STORE_DIR = '.store';
@@ -55,10 +57,17 @@ function flagSet(compose: ComposeRow, flag: keyof typeof FLAGS): boolean {
 export function createBuildCompose(deps: PipelineDeps): BuildCompose {
   const metadata = deps.metadata ?? new MetadataCache();
   const clock = deps.clock ?? (() => new Date());
-  return (compose, signal) => buildCompose(deps.cfg, metadata, clock, compose, signal);
+  return (compose, signal, hooks) => buildCompose(deps.cfg, metadata, clock, compose, signal, hooks);
 }
 
-async function buildCompose(cfg: Config, metadata: MetadataCache, clock: () => Date, compose: ComposeRow, workerSignal: AbortSignal): Promise<BuildResult> {
+async function buildCompose(
+  cfg: Config,
+  metadata: MetadataCache,
+  clock: () => Date,
+  compose: ComposeRow,
+  workerSignal: AbortSignal,
+  hooks: BuildHooks,
+): Promise<BuildResult> {
   const targetDir = compose.target_dir ?? cfg.target_dir;
   const name = composeName(compose);
   const topDir = path.join(targetDir, name);
@@ -68,7 +77,7 @@ async function buildCompose(cfg: Config, metadata: MetadataCache, clock: () => D
   const started = Date.now();
   log.info(`Compose ${name} (source type ${sourceTypeName(compose.source_type)}, source "${compose.source}") started`);
   try {
-    const result = await generate(cfg, metadata, clock, compose, { topDir, targetDir, name, log, signal });
+    const result = await generate(cfg, metadata, clock, compose, { topDir, targetDir, name, log, signal, hooks });
     log.info(`Compose ${name} finished in ${((Date.now() - started) / 1000).toFixed(2)} s`);
     return result;
   } catch (err) {
@@ -88,6 +97,7 @@ interface Job {
   name: string;
   log: ComposeLog;
   signal: AbortSignal;
+  hooks: BuildHooks;
 }
 
 async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date, compose: ComposeRow, job: Job): Promise<BuildResult> {
@@ -99,10 +109,17 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
   if (!handler) throw new ComposeError(`Source type "${typeName}" is not supported by this server yet.`);
 
   const phase = phaseTimer(log);
-  const resolved = await handler.resolve(compose, { cfg, log, metadata, signal });
+  const ctx = { cfg, log, metadata, signal };
+  const resolved = await handler.resolve(compose, ctx);
   phase('source resolved');
-  const solution = solve(compose, resolved, log);
-  phase('dependencies resolved');
+  await job.hooks.resolved(resolved.extras);
+  if (reuseApplies(compose)) {
+    const reused = await tryReuse(compose, resolved, handler, ctx, job.hooks);
+    if (reused) return reused;
+  }
+  const pinned = await job.hooks.pinnedNevras();
+  const solution = pinned ? pinnedSolution(compose, resolved, pinned) : (resolved.selection ?? solve(compose, resolved, log));
+  phase(pinned ? `the package versions of compose ${compose.renewed_from} selected` : 'dependencies resolved');
 
   // A fresh tree beside the final one; leftovers of an attempt that died are removed first.
   for (const entry of await readdir(job.topDir)) {
@@ -116,12 +133,16 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
     await eachLimit([...byArch.keys()], 2, async (arch) => {
       const placed = byArch.get(arch) ?? [];
       const dir = archRepoDir(tmp, arch);
-      const key = repodataCache.key(placed);
+      const modulesYaml = resolved.modulemd?.[arch];
+      // modules.yaml is part of the repodata: the same packages with other (or no) module
+      // metadata must not share a cache entry.
+      const key = repodataCache.key(placed, modulesYaml);
       if (await repodataCache.restore(key, dir)) {
         log.info(`Reusing the repodata of an earlier tree with the same ${placed.length} packages for ${arch}`);
         return;
       }
       await createrepo(dir, { command: cfg.createrepo_c, log, signal, reuseFrom: reusableMetadata(resolved.repos, placed) });
+      if (modulesYaml !== undefined) await addModulesMetadata(dir, modulesYaml, { command: cfg.modifyrepo_c, log, signal });
       await repodataCache.save(key, dir);
     });
     phase('repodata written');
@@ -138,10 +159,69 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
     await publishTree(tmp, path.join(job.topDir, 'compose'));
     phase('metadata written and tree published');
     log.info(`Compose tree ready: ${solution.packages.length} packages in ${byArch.size} arch(es)`);
-    return { ...resolved.extras, pungi_compose_id: identity.id };
+    const nevras = Object.fromEntries([...byArch].map(([arch, placed]) => [arch, placed.map((p) => productmdNevra(p.pkg)).sort()]));
+    return { ...resolved.extras, pungi_compose_id: identity.id, nevras };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** Reference §5.9: every Pungi-built type but raw_config, unless the request said no_reuse. */
+function reuseApplies(compose: ComposeRow): boolean {
+  const type = sourceTypeName(compose.source_type);
+  return type !== 'raw_config' && type !== 'pulp' && !flagSet(compose, 'no_reuse');
+}
+
+/**
+ * Reuses an identical compose (reference §5.9) if there is one: the best candidate the
+ * database offers that the source handler agrees has not changed since (for `tag`, no tag in
+ * the inheritance changed after the candidate's event; for other types an equal koji_event).
+ */
+async function tryReuse(
+  compose: ComposeRow,
+  resolved: ResolvedSource,
+  handler: SourceHandler,
+  ctx: SourceContext,
+  hooks: BuildHooks,
+): Promise<BuildResult | undefined> {
+  const current: ComposeRow = { ...compose, ...resolved.extras };
+  const candidates = await hooks.reuseCandidates(current, handler.unchangedSince === undefined);
+  for (const candidate of candidates) {
+    if (handler.unchangedSince && !(await handler.unchangedSince(current, candidate, ctx))) continue;
+    const outcome = await hooks.reuse(candidate.id, resolved.extras);
+    if (outcome === 'gone') continue;
+    const what = outcome === 'done' ? 'done' : outcome === 'waiting' ? 'still generating; this one ends with it' : 'lost';
+    ctx.log.info(`Reusing compose ${candidate.id} (${what})`);
+    return { ...resolved.extras, reused_id: candidate.id, settled: true };
+  }
+  return undefined;
+}
+
+/**
+ * A regenerated copy gets exactly the package versions of the compose it repeats, per arch,
+ * from today's pool; what the pool no longer has fails the compose by name.
+ */
+function pinnedSolution(compose: ComposeRow, resolved: ResolvedSource, pinned: ResolvedNevras): DepsolveResult {
+  const byNevra = new Map<string, RpmPackage>();
+  for (const repo of resolved.repos) for (const pkg of repo.packages) if (!byNevra.has(productmdNevra(pkg))) byNevra.set(productmdNevra(pkg), pkg);
+  const missing: string[] = [];
+  const arches = Object.entries(pinned).map(([arch, nevras]) => {
+    const packages: DepsolveResult['packages'] = [];
+    for (const n of nevras) {
+      const pkg = byNevra.get(n);
+      if (pkg) packages.push({ package: pkg, reason: { kind: 'requested', pattern: `${n} (as in compose ${compose.renewed_from})` } });
+      else missing.push(n);
+    }
+    return { arch, packages, lookaside: [], unresolved: [], missing: [] };
+  });
+  if (missing.length) {
+    throw new ComposeError(
+      `The following packages of compose ${compose.renewed_from} are no longer available: ${[...new Set(missing)].sort().join(' ')}`,
+    );
+  }
+  const all = new Map<RpmPackage, DepsolveResult['packages'][number]>();
+  for (const a of arches) for (const p of a.packages) if (!all.has(p.package)) all.set(p.package, p);
+  return { arches, packages: [...all.values()], unresolved: [], missing: [], notInCompose: [] };
 }
 
 /** Logs how long each step took since the previous one. */

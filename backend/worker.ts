@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Broker, Consumer, Delivery } from '../common/broker/broker';
 import type { Config } from '../common/config';
-import type { ComposeStore, TransitionExtras } from '../common/db/compose-store';
+import type { ComposeStore, ResolvedNevras, TransitionExtras } from '../common/db/compose-store';
 import { isDatabaseUnavailable } from '../common/db/database';
 import type { ComposeRow } from '../common/db/entities';
 import { STATES } from '../common/enums';
@@ -10,14 +10,31 @@ import type { Logger } from '../common/log';
 import type { WorkMessage } from '../common/messaging/outbox-messages';
 
 /** What building a compose produced: columns to record with the `done` transition. */
-export type BuildResult = TransitionExtras;
+export interface BuildResult extends TransitionExtras {
+  /** The packages of the compose, kept so a renewal can ask for the same versions. */
+  nevras?: ResolvedNevras;
+  /** The compose's state was already written (it reuses another compose): nothing to record. */
+  settled?: boolean;
+}
+
+/** What a build may ask of the worker's database about the compose it builds. */
+export interface BuildHooks {
+  /** Records the fields resolution fixed and marks the compose reusable while in progress. */
+  resolved(extras: TransitionExtras): Promise<void>;
+  /** Composes this one (with its resolved fields) may reuse, best first (reference §5.9). */
+  reuseCandidates(resolved: ComposeRow, sameEvent: boolean): Promise<ComposeRow[]>;
+  /** Makes this compose reuse `candidate`; 'gone' when the candidate can no longer be reused. */
+  reuse(candidate: number, extras: TransitionExtras): Promise<'done' | 'waiting' | 'gone' | 'lost'>;
+  /** For a regenerated copy: the package versions of the compose it repeats. */
+  pinnedNevras(): Promise<ResolvedNevras | undefined>;
+}
 
 /**
  * Builds one claimed compose. Throws to fail it; the error's message becomes the reason
  * (`Error while generating compose: <message>`). `signal` aborts when the compose is no
  * longer ours (cancelled, failed by the beat) or the worker is shutting down.
  */
-export type BuildCompose = (compose: ComposeRow, signal: AbortSignal) => Promise<BuildResult>;
+export type BuildCompose = (compose: ComposeRow, signal: AbortSignal, hooks: BuildHooks) => Promise<BuildResult>;
 
 export interface WorkerDeps {
   cfg: Config;
@@ -116,7 +133,12 @@ export class Worker {
     try {
       let outcome: { state: typeof STATES.done | typeof STATES.failed; reason: string; extras: BuildResult };
       try {
-        const extras = await this.deps.build(compose, controller.signal);
+        const extras = await this.deps.build(compose, controller.signal, this.hooksFor(compose));
+        if (extras.settled) {
+          this.deps.outboxWritten?.();
+          log.info({ compose: compose.id, reused: extras.reused_id }, 'compose reuses another');
+          return;
+        }
         outcome = { state: STATES.done, reason: 'Compose is generated successfully', extras };
       } catch (err) {
         if (controller.signal.aborted) {
@@ -134,16 +156,29 @@ export class Worker {
     }
   }
 
+  private hooksFor(compose: ComposeRow): BuildHooks {
+    const { store } = this.deps;
+    return {
+      resolved: async (extras) => {
+        if (!(await store.markGenerating(compose.id, this.name, extras))) throw new Error('the compose is no longer assigned to this worker');
+      },
+      reuseCandidates: (resolved, sameEvent) => store.reuseCandidates(resolved, sameEvent),
+      reuse: (candidate, extras) => store.reuse(compose.id, this.name, candidate, this.clock(), extras),
+      pinnedNevras: async () => (compose.renewed_from === null ? undefined : store.resolvedNevras(compose.renewed_from)),
+    };
+  }
+
   /** Records the final state, retrying while the database is away: the message stays unacked meanwhile. */
-  private async finish(id: number, state: typeof STATES.done | typeof STATES.failed, reason: string, extras: BuildResult): Promise<void> {
+  private async finish(id: number, state: typeof STATES.done | typeof STATES.failed, reason: string, result: BuildResult): Promise<void> {
+    const { nevras, settled: _settled, ...extras } = result;
     for (let attempt = 0; ; attempt++) {
       try {
-        const row = await this.deps.store.transition(id, [STATES.generating], state, reason, this.clock(), extras);
+        const row = await this.deps.store.finish(id, this.name, state, reason, this.clock(), extras, nevras);
         if (row) {
           this.deps.outboxWritten?.();
           this.deps.log.info({ compose: id, state: row.state }, 'compose finished');
         } else {
-          this.deps.log.warn({ compose: id }, 'compose left generating while we built it; result dropped');
+          this.deps.log.warn({ compose: id }, 'compose is no longer ours (cancelled, failed or taken over); result dropped');
         }
         return;
       } catch (err) {

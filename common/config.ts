@@ -128,6 +128,12 @@ export const configSchema = z
     beat_interval: z.number().int().positive().default(60),
     /** A `wait` compose nobody claimed for this many seconds is published again. */
     lost_wait_seconds: z.number().int().positive().default(180),
+    /** A generating compose whose worker sent no heartbeat for this long is taken from it. */
+    heartbeat_timeout: z.number().int().positive().default(60),
+    /** How many workers may try a compose whose workers died before it fails as stuck. */
+    max_attempts: z.number().int().positive().default(3),
+    /** Store entries and cached repodata younger than this are never collected (a build may be linking them). */
+    store_grace_seconds: z.number().int().nonnegative().default(3600),
 
     // Messaging (reference §7; fedora-messaging wire format).
     messaging_backend: z.enum(['', 'fedora-messaging']).default('fedora-messaging'),

@@ -1,7 +1,12 @@
+import path from 'node:path';
+import { composeName } from '../../common/compose-json';
 import type { Config } from '../../common/config';
 import type { ComposeStore } from '../../common/db/compose-store';
 import type { Database } from '../../common/db/database';
 import type { Logger } from '../../common/log';
+import { REPODATA_CACHE_DIR, STORE_DIR } from '../pipeline';
+import { REPODATA_CACHE_DIR as MIRROR_CACHE_DIR } from '../sources/repositories';
+import { type CollectReport, collectStore, removeTree, sweepTargetDir, targetDirExists } from './cleanup';
 
 /** Only one beat round runs at a time across all replicas. */
 export const BEAT_LOCK_KEY = 0x0dc5_0002;
@@ -22,7 +27,22 @@ export interface BeatReport {
   ran: boolean;
   requeued: number[];
   failedWaiting: number[];
+  /** Expired composes now `removed`. */
+  removed: number[];
+  /** Generating composes taken from workers that stopped heart-beating, queued again. */
+  released: number[];
+  /** Generating composes failed as stuck. */
+  failedStuck: number[];
+  /** Reusing composes given the end of the compose they reuse. */
+  finishedReusers: number[];
+  /** Directories and temporary trees deleted. */
+  swept: string[];
+  /** What store collection deleted (when it ran this round). */
+  collected?: CollectReport;
 }
+
+/** Store collection walks every compose tree: not more often than this. */
+const COLLECT_INTERVAL_MS = 3600 * 1000;
 
 /**
  * The periodic maintenance jobs (reference §6.4). Each job is a plain function of the current
@@ -31,8 +51,78 @@ export interface BeatReport {
 export class Beat {
   private timer?: NodeJS.Timeout;
   private round?: Promise<unknown>;
+  private lastCollect = -Infinity;
 
   constructor(private readonly deps: BeatDeps) {}
+
+  /** Every target dir of the configuration: the default one and the extra ones. */
+  private targetDirs(): string[] {
+    return [...new Set([this.deps.cfg.target_dir, ...Object.values(this.deps.cfg.extra_target_dirs)])];
+  }
+
+  /**
+   * Removes expired composes (reference §6.4 step 1): `removed` with ODCS's reason, then their
+   * directory taken out of the served tree and deleted (a compose reusing another has none of
+   * its own). A compose whose target dir is not mounted here is left for a beat that has it.
+   */
+  async removeExpired(now: Date): Promise<number[]> {
+    const { store, cfg, log } = this.deps;
+    const removed: number[] = [];
+    for (const row of await store.expired(now)) {
+      const targetDir = row.target_dir ?? cfg.target_dir;
+      if (!(await targetDirExists(targetDir))) continue;
+      const done = await store.markRemoved(row, now);
+      if (!done) continue;
+      removed.push(row.id);
+      if (row.reused_id === null) {
+        await removeTree(targetDir, composeName(row)).catch((err) =>
+          log.warn({ compose: row.id, err: (err as Error).message }, 'cannot delete compose directory; the sweep will retry'),
+        );
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Generating composes whose worker died (reference §6.4 step 2, with heartbeats): released
+   * for another worker up to max_attempts, then failed as stuck; and any compose generating for
+   * longer than twice compose_timeout failed, as ODCS does.
+   */
+  async handleStuckGenerating(now: Date): Promise<Pick<BeatReport, 'released' | 'failedStuck'>> {
+    const { store, cfg } = this.deps;
+    const { released, failed } = await store.handleStaleGenerating(new Date(now.getTime() - cfg.heartbeat_timeout * 1000), cfg.max_attempts, now);
+    const limit = 2 * cfg.compose_timeout;
+    const tooLong = await store.failGeneratingStartedBefore(new Date(now.getTime() - limit * 1000), limit, now);
+    return { released, failedStuck: [...failed, ...tooLong].sort((a, b) => a - b) };
+  }
+
+  /** Reusing composes whose reused compose ended without taking them along (reference §6.4 step 4). */
+  finishReusers(now: Date): Promise<number[]> {
+    return this.deps.store.finishOrphanedReusers(now);
+  }
+
+  /** Directories without a live compose, and temporary trees nobody is building, in every target dir. */
+  async sweep(): Promise<string[]> {
+    const swept: string[] = [];
+    for (const dir of this.targetDirs()) {
+      const report = await sweepTargetDir(dir, (ids) => this.deps.store.statesOf(ids));
+      swept.push(...[...report.strays, ...report.temporaries].map((n) => path.join(dir, n)));
+    }
+    return swept;
+  }
+
+  /** Deletes store entries and cached repodata no compose uses (at most hourly from the timer). */
+  async collect(now: Date): Promise<CollectReport> {
+    const total: CollectReport = { packages: 0, bytes: 0, repodata: 0 };
+    const grace = this.deps.cfg.store_grace_seconds * 1000;
+    for (const dir of this.targetDirs()) {
+      const r = await collectStore(dir, path.join(dir, STORE_DIR), [path.join(dir, REPODATA_CACHE_DIR), path.join(dir, MIRROR_CACHE_DIR)], grace, now);
+      total.packages += r.packages;
+      total.bytes += r.bytes;
+      total.repodata += r.repodata;
+    }
+    return total;
+  }
 
   /** Fails `wait` composes older than 3 days; queues again the work of those nobody claimed. */
   async handleLostWaiting(now: Date): Promise<Pick<BeatReport, 'requeued' | 'failedWaiting'>> {
@@ -48,16 +138,37 @@ export class Beat {
 
   /** One round of every job, unless another replica is running one. Job errors are logged, not fatal. */
   async runOnce(now: Date = new Date()): Promise<BeatReport> {
-    const report: BeatReport = { ran: false, requeued: [], failedWaiting: [] };
+    const report: BeatReport = { ran: false, requeued: [], failedWaiting: [], removed: [], released: [], failedStuck: [], finishedReusers: [], swept: [] };
     const result = await this.deps.db.withAdvisoryLock(BEAT_LOCK_KEY, async () => {
       report.ran = true;
+      await this.job('expired composes', async () => (report.removed = await this.removeExpired(now)));
+      await this.job('stuck generating composes', async () => Object.assign(report, await this.handleStuckGenerating(now)));
       await this.job('lost waiting composes', async () => Object.assign(report, await this.handleLostWaiting(now)));
+      await this.job('reusing composes', async () => (report.finishedReusers = await this.finishReusers(now)));
+      await this.job('stray directories', async () => (report.swept = await this.sweep()));
+      if (Date.now() - this.lastCollect >= COLLECT_INTERVAL_MS) {
+        this.lastCollect = Date.now();
+        await this.job('package store collection', async () => (report.collected = await this.collect(now)));
+      }
       await this.job('count compaction', () => this.deps.store.compactCounts());
       return report;
     });
-    if (result && (report.requeued.length || report.failedWaiting.length)) {
-      this.deps.outboxWritten?.();
-      this.deps.log.info({ requeued: report.requeued.length, failed: report.failedWaiting.length }, 'beat round');
+    const changed = [report.requeued, report.failedWaiting, report.removed, report.released, report.failedStuck, report.finishedReusers];
+    if (result && changed.some((l) => l.length)) this.deps.outboxWritten?.();
+    if (result && (changed.some((l) => l.length) || report.swept.length || report.collected?.packages)) {
+      this.deps.log.info(
+        {
+          removed: report.removed.length,
+          released: report.released.length,
+          failedStuck: report.failedStuck.length,
+          requeued: report.requeued.length,
+          failedWaiting: report.failedWaiting.length,
+          finishedReusers: report.finishedReusers.length,
+          swept: report.swept.length,
+          collected: report.collected,
+        },
+        'beat round',
+      );
     }
     return report;
   }

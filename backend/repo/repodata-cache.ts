@@ -24,9 +24,12 @@ async function linkAll(from: string, to: string): Promise<void> {
 export class RepodataCache {
   constructor(readonly root: string) {}
 
-  key(placed: ReadonlyArray<{ pkg: RpmPackage; path: string }>): string {
+  /** `extra`: other content of the repodata (a module compose's modules.yaml), hashed in when given. */
+  key(placed: ReadonlyArray<{ pkg: RpmPackage; path: string }>, extra?: string): string {
     const lines = placed.map(({ pkg, path: p }) => `${path.posix.basename(p)}\t${pkg.checksum.type}:${pkg.checksum.value}`).sort();
-    return createHash('sha256').update(VERSION).update('\n').update(lines.join('\n')).digest('hex');
+    const hash = createHash('sha256').update(VERSION).update('\n').update(lines.join('\n'));
+    if (extra !== undefined) hash.update('\0modules\0').update(extra);
+    return hash.digest('hex');
   }
 
   /** Puts the cached repodata/ for `key` into `repoDir`; false when there is none. */

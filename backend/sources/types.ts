@@ -2,6 +2,7 @@ import type { Config } from '../../common/config';
 import type { ComposeRow } from '../../common/db/entities';
 import type { TransitionExtras } from '../../common/db/compose-store';
 import type { ComposeLog } from '../compose-log';
+import type { DepsolveResult } from '../rpm/depsolve';
 import type { RpmPackage } from '../rpm/model';
 import type { MetadataCache } from '../store/metadata-cache';
 import type { RpmOrigin } from '../store/package-store';
@@ -29,6 +30,13 @@ export interface ResolvedSource {
   lookaside: RpmPackage[];
   /** Compose columns the resolution fixed (koji_event, a rewritten source, …). */
   extras: TransitionExtras;
+  /**
+   * The packages of each arch when the source decides them itself (module composes: every
+   * module RPM, no selection or dependency resolution); otherwise the engine's depsolve runs.
+   */
+  selection?: DepsolveResult;
+  /** Compose arch -> modules.yaml to add to that arch's repodata (module composes). */
+  modulemd?: Record<string, string>;
 }
 
 export interface SourceContext {
@@ -41,4 +49,10 @@ export interface SourceContext {
 /** One per source type (backend/sources/<type>.ts): turns a compose into its package pool. */
 export interface SourceHandler {
   resolve(compose: ComposeRow, ctx: SourceContext): Promise<ResolvedSource>;
+  /**
+   * Whether `candidate` (identical in every other respect, reference §5.9) still gives what
+   * `compose` would: for `tag`, that no tag of the inheritance changed since the candidate's
+   * koji_event. Without it, reuse requires equal koji_event values.
+   */
+  unchangedSince?(compose: ComposeRow, candidate: ComposeRow, ctx: SourceContext): Promise<boolean>;
 }

@@ -35,6 +35,7 @@ const NEW_COMPOSE_COLUMNS = [
   'base_module_br_stream',
   'base_module_br_stream_version_lte',
   'base_module_br_stream_version_gte',
+  'renewed_from',
 ] as const satisfies ReadonlyArray<keyof NewCompose>;
 
 /** SQL types of the insertable columns, for reading a batch of new composes from JSON. */
@@ -67,6 +68,7 @@ const NEW_COMPOSE_TYPES: Record<(typeof NEW_COMPOSE_COLUMNS)[number], string> = 
   base_module_br_stream: 'text',
   base_module_br_stream_version_lte: 'bigint',
   base_module_br_stream_version_gte: 'bigint',
+  renewed_from: 'integer',
 };
 
 const MAX_CREATE_BATCH = 200;
@@ -102,6 +104,9 @@ function INSERT_BATCH_SQL(messaging: boolean): string {
     w AS (INSERT INTO outbox (kind, compose_id) SELECT 'work', id FROM c)
     SELECT c.*, input.ord FROM c JOIN input USING (id) ORDER BY input.ord`;
 }
+
+/** The packages of a built compose: arch -> NEVRAs (`name-epoch:version-release.arch`). */
+export type ResolvedNevras = Record<string, string[]>;
 
 /** Columns a transition may set besides state and times (results of the pipeline). */
 export type TransitionExtras = Partial<
@@ -256,8 +261,9 @@ export class ComposeStore {
   }
 
   /**
-   * Moves a `wait` compose to `generating` for `worker`. Returns undefined when the compose is
-   * not in `wait` (already claimed, cancelled, or unknown): a duplicate delivery claims nothing.
+   * Moves a `wait` compose to `generating` for `worker`, or takes over a `generating` compose
+   * the beat released because its worker stopped heart-beating. Returns undefined otherwise
+   * (already claimed, cancelled, unknown): a duplicate delivery claims nothing.
    */
   async claim(id: number, worker: string, now: Date): Promise<ComposeRow | undefined> {
     const sql = this.withOutbox(
@@ -267,7 +273,179 @@ export class ComposeStore {
       { event: true, work: false },
     );
     const [row] = await this.db.query<ComposeRow>(sql, [id, now, worker]);
-    return row;
+    if (row) return row;
+    // A takeover is no state change, so nothing is announced.
+    const [taken] = await this.db.query<ComposeRow>(
+      `UPDATE composes SET state_reason = 'Compose thread started', heartbeat_at = $2, worker = $3, attempts = attempts + 1
+       WHERE id = $1 AND state = ${STATES.generating} AND worker IS NULL AND reused_id IS NULL RETURNING *`,
+      [id, now, worker],
+    );
+    return taken;
+  }
+
+  /**
+   * Ends a compose `worker` is building in `to` (done or failed), records its resolved package
+   * list, and gives the composes reusing it the same end, in one transaction. Undefined if
+   * the compose is no longer this worker's (the beat released it, or it was failed meanwhile).
+   */
+  async finish(
+    id: number,
+    worker: string,
+    to: typeof STATES.done | typeof STATES.failed,
+    reason: string,
+    now: Date,
+    extras: TransitionExtras = {},
+    nevras?: ResolvedNevras,
+  ): Promise<ComposeRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await this.transitionWhere(`id = $1 AND state = ${STATES.generating} AND worker = $2`, [id, worker], to, reason, now, extras, tx);
+      if (!row) return undefined;
+      if (nevras) {
+        await tx.query(
+          `INSERT INTO compose_rpms (compose_id, nevras) VALUES ($1, $2::jsonb)
+           ON CONFLICT (compose_id) DO UPDATE SET nevras = excluded.nevras`,
+          [id, JSON.stringify(nevras)],
+        );
+      }
+      await this.finishReusersOf(row, now, tx);
+      return row;
+    });
+  }
+
+  /** Composes still `generating` while reusing `row` take its final state and reason (§5.9). */
+  private async finishReusersOf(row: ComposeRow, now: Date, tx: Queryable): Promise<ComposeRow[]> {
+    if (row.state !== STATES.done && row.state !== STATES.failed && row.state !== STATES.removed) return [];
+    // A reuser never was done, so it cannot be `removed`: it fails with the reason instead.
+    const to = row.state === STATES.done ? STATES.done : STATES.failed;
+    return this.transitionWhere(
+      `reused_id = $1 AND state = ${STATES.generating}`,
+      [row.id],
+      to,
+      row.state_reason ?? '',
+      row.time_done ?? now,
+      { pungi_compose_id: row.pungi_compose_id },
+      tx,
+    );
+  }
+
+  /** Records the resolved fields of a compose being built and marks it reusable while in progress (§5.6). */
+  async markGenerating(id: number, worker: string, extras: TransitionExtras): Promise<boolean> {
+    const params: unknown[] = [id, worker];
+    const sets = [`state_reason = 'Compose is generating'`];
+    for (const [column, value] of Object.entries(extras)) {
+      params.push(value);
+      sets.push(`${column} = $${params.length}`);
+    }
+    const rows = await this.db.query(
+      `UPDATE composes SET ${sets.join(', ')} WHERE id = $1 AND worker = $2 AND state = ${STATES.generating} RETURNING id`,
+      params,
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Composes `compose` (with its resolved fields) may reuse, best first (reference §5.9): `done`
+   * ones newest first, then `generating` ones past resolution oldest first. `sameEvent` asks for
+   * an equal koji_event (every type but `tag`, whose handler checks the tags instead).
+   */
+  async reuseCandidates(compose: ComposeRow, sameEvent: boolean): Promise<ComposeRow[]> {
+    const setEq = (column: string, n: number): string =>
+      `coalesce(${column}, '{}') @> $${n}::text[] AND coalesce(${column}, '{}') <@ $${n}::text[]`;
+    const list = (v: string[] | null): string[] => v ?? [];
+    return this.db.query<ComposeRow>(
+      `SELECT ${SUMMARY_COLUMNS} FROM composes
+       WHERE source_type = $1 AND id < $2 AND reused_id IS NULL
+         AND (state = ${STATES.done} OR (state = ${STATES.generating} AND state_reason = 'Compose is generating'))
+         AND source = $3 AND flags = $4 AND results = $5 AND multilib_method = $6
+         AND module_defaults_url IS NOT DISTINCT FROM $7 AND respin_of IS NOT DISTINCT FROM $8
+         AND target_dir IS NOT DISTINCT FROM $9 AND renewed_from IS NOT DISTINCT FROM $10
+         AND ${setEq('packages', 11)} AND ${setEq('builds', 12)} AND ${setEq('sigkeys', 13)} AND ${setEq('arches', 14)}
+         AND ${setEq('lookaside_repos', 15)} AND ${setEq('multilib_arches', 16)} AND ${setEq('modular_koji_tags', 17)}
+         AND ${setEq('scratch_modules', 18)} AND ${setEq('modules', 19)} AND ${setEq('scratch_build_tasks', 20)}
+         AND ${setEq('parent_pungi_compose_ids', 21)}
+         AND (CASE WHEN $23::boolean THEN koji_event IS NOT DISTINCT FROM $22::bigint
+                   ELSE koji_event IS NULL OR $22::bigint IS NULL OR koji_event <= $22::bigint END)
+       ORDER BY state DESC, CASE WHEN state = ${STATES.done} THEN -id ELSE id END
+       LIMIT 20`,
+      [
+        compose.source_type,
+        compose.id,
+        compose.source,
+        compose.flags,
+        compose.results,
+        compose.multilib_method,
+        compose.module_defaults_url,
+        compose.respin_of,
+        compose.target_dir,
+        compose.renewed_from,
+        list(compose.packages),
+        list(compose.builds),
+        list(compose.sigkeys),
+        list(compose.arches),
+        list(compose.lookaside_repos),
+        list(compose.multilib_arches),
+        list(compose.modular_koji_tags),
+        list(compose.scratch_modules),
+        list(compose.modules),
+        list(compose.scratch_build_tasks),
+        list(compose.parent_pungi_compose_ids),
+        compose.koji_event,
+        sameEvent,
+      ],
+    );
+  }
+
+  /**
+   * Makes the compose `worker` is building reuse `candidate` (reference §5.9), atomically with
+   * respect to the candidate's own end: `done` at once if the candidate is done, still
+   * `generating` (finished with the candidate) if it is generating, and 'gone' when the
+   * candidate is neither any more, so the caller builds after all.
+   */
+  async reuse(id: number, worker: string, candidate: number, now: Date, extras: TransitionExtras = {}): Promise<'done' | 'waiting' | 'gone' | 'lost'> {
+    return this.db.transaction(async (tx) => {
+      const [target] = await tx.query<{ state: number; pungi_compose_id: string | null; time_to_expire: Date }>(
+        `SELECT state, pungi_compose_id, time_to_expire FROM composes WHERE id = $1 AND reused_id IS NULL FOR UPDATE`,
+        [candidate],
+      );
+      if (!target || (target.state !== STATES.done && target.state !== STATES.generating)) return 'gone';
+      const reused = { ...extras, reused_id: candidate, pungi_compose_id: target.pungi_compose_id };
+      let row: ComposeRow | undefined;
+      if (target.state === STATES.done) {
+        [row] = await this.transitionWhere(
+          `id = $1 AND state = ${STATES.generating} AND worker = $2`,
+          [id, worker],
+          STATES.done,
+          'Compose is generated successfully',
+          now,
+          reused,
+          tx,
+        );
+      } else {
+        const params: unknown[] = [id, worker];
+        const sets = ['worker = NULL', 'heartbeat_at = NULL'];
+        for (const [column, value] of Object.entries(reused)) {
+          params.push(value);
+          sets.push(`${column} = $${params.length}`);
+        }
+        [row] = await tx.query<ComposeRow>(
+          `UPDATE composes SET ${sets.join(', ')} WHERE id = $1 AND worker = $2 AND state = ${STATES.generating} RETURNING *`,
+          params,
+        );
+      }
+      if (!row) return 'lost';
+      // Both live as long as the later of the two (§5.9).
+      await tx.query(
+        `UPDATE composes SET time_to_expire = greatest($3::timestamptz, $4::timestamptz) WHERE id IN ($1, $2)`,
+        [id, candidate, row.time_to_expire, target.time_to_expire],
+      );
+      return target.state === STATES.done ? 'done' : 'waiting';
+    });
+  }
+
+  /** The resolved package list of a built compose (NEVRAs per arch), if it was recorded. */
+  async resolvedNevras(id: number): Promise<ResolvedNevras | undefined> {
+    const [row] = await this.db.query<{ nevras: ResolvedNevras }>(`SELECT nevras FROM compose_rpms WHERE compose_id = $1`, [id]);
+    return row?.nevras;
   }
 
   /**
@@ -388,6 +566,119 @@ export class ComposeStore {
       [before, now],
     );
     return rows.map((r) => r.id).sort((a, b) => a - b);
+  }
+
+  /**
+   * `done`/`failed` composes whose time is up (reference §6.4 step 1), except those a live
+   * compose still reuses: their directory is that compose's too.
+   */
+  async expired(now: Date, limit = 500): Promise<ComposeRow[]> {
+    return this.db.query<ComposeRow>(
+      `SELECT ${SUMMARY_COLUMNS} FROM composes c
+       WHERE state IN (${STATES.done}, ${STATES.failed}) AND time_to_expire < $1
+         AND NOT EXISTS (SELECT 1 FROM composes r WHERE r.reused_id = c.id AND r.state <> ${STATES.removed} AND r.time_to_expire >= $1)
+       ORDER BY time_to_expire LIMIT $2`,
+      [now, limit],
+    );
+  }
+
+  /**
+   * Moves an expired compose to `removed`, appending `Removed by <user>.` or `Compose is
+   * expired.` to its reason. Undefined if it was renewed or removed meanwhile.
+   */
+  async markRemoved(row: ComposeRow, now: Date): Promise<ComposeRow | undefined> {
+    const why = row.removed_by ? `Removed by ${row.removed_by}.` : 'Compose is expired.';
+    const reason = row.state_reason ? `${row.state_reason}\n${why}` : why;
+    const [removed] = await this.transitionWhere(
+      `id = $1 AND state = ANY($2::smallint[]) AND time_to_expire < $3`,
+      [row.id, [STATES.done, STATES.failed], now],
+      STATES.removed,
+      reason,
+      now,
+    );
+    return removed;
+  }
+
+  /**
+   * Composes whose worker stopped heart-beating before `staleBefore` (killed, cut off): those
+   * tried fewer than `maxAttempts` times are released (a worker may take them over, and their
+   * work is queued again); the others fail with ODCS's "stuck" reason. Returns the ids of each.
+   */
+  async handleStaleGenerating(staleBefore: Date, maxAttempts: number, now: Date): Promise<{ released: number[]; failed: number[] }> {
+    const released = await this.db.query<{ id: number }>(
+      `WITH s AS (
+         UPDATE composes SET worker = NULL, heartbeat_at = $2, queued_at = $2,
+           state_reason = 'Compose thread stopped; queued again'
+         WHERE state = ${STATES.generating} AND reused_id IS NULL AND heartbeat_at < $1 AND attempts < $3
+           AND id NOT IN (SELECT compose_id FROM outbox WHERE kind = 'work')
+         RETURNING id)
+       INSERT INTO outbox (kind, compose_id, created_at) SELECT 'work', id, $2 FROM s RETURNING compose_id AS id`,
+      [staleBefore, now, maxAttempts],
+    );
+    const stuck = await this.db.query<{ id: number; time_started: Date }>(
+      `SELECT id, time_started FROM composes
+       WHERE state = ${STATES.generating} AND reused_id IS NULL AND heartbeat_at < $1 AND attempts >= $2`,
+      [staleBefore, maxAttempts],
+    );
+    const failed: number[] = [];
+    for (const { id, time_started } of stuck) {
+      const seconds = Math.max(0, Math.round((now.getTime() - time_started.getTime()) / 1000));
+      const rows = await this.failGenerating(`id = $1 AND heartbeat_at < $2`, [id, staleBefore], `Compose stuck in 'generating' state for longer than ${seconds} seconds.`, now);
+      failed.push(...rows.map((r) => r.id));
+    }
+    return { released: released.map((r) => r.id).sort((a, b) => a - b), failed };
+  }
+
+  /** Fails composes generating since before `before`, whoever builds them (reference §6.4 step 2). */
+  async failGeneratingStartedBefore(before: Date, seconds: number, now: Date): Promise<number[]> {
+    const rows = await this.failGenerating(`time_started < $1`, [before], `Compose stuck in 'generating' state for longer than ${seconds} seconds.`, now);
+    return rows.map((r) => r.id);
+  }
+
+  private async failGenerating(condition: string, params: unknown[], reason: string, now: Date): Promise<ComposeRow[]> {
+    return this.db.transaction(async (tx) => {
+      const rows = await this.transitionWhere(
+        `state = ${STATES.generating} AND reused_id IS NULL AND ${condition}`,
+        params,
+        STATES.failed,
+        reason,
+        now,
+        {},
+        tx,
+      );
+      for (const row of rows) await this.finishReusersOf(row, now, tx);
+      return rows;
+    });
+  }
+
+  /** Reusing composes whose reused compose ended without taking them along (reference §6.4 step 4). */
+  async finishOrphanedReusers(now: Date): Promise<number[]> {
+    return this.db.transaction(async (tx) => {
+      const ended = await tx.query<ComposeRow>(
+        `SELECT DISTINCT o.* FROM composes r JOIN composes o ON o.id = r.reused_id
+         WHERE r.state = ${STATES.generating} AND o.state IN (${STATES.done}, ${STATES.failed}, ${STATES.removed})`,
+      );
+      const finished: number[] = [];
+      for (const row of ended) finished.push(...(await this.finishReusersOf(row, now, tx)).map((r) => r.id));
+      return finished.sort((a, b) => a - b);
+    });
+  }
+
+  /** Ids among `ids` that have a compose that is not `removed` (for the stray directory sweep). */
+  async liveIds(ids: readonly number[]): Promise<Set<number>> {
+    if (!ids.length) return new Set();
+    const rows = await this.db.query<{ id: number }>(
+      `SELECT id FROM composes WHERE id = ANY($1::int[]) AND state <> ${STATES.removed}`,
+      [ids],
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** States of the given composes (for sweeping temporary trees of composes no longer being built). */
+  async statesOf(ids: readonly number[]): Promise<Map<number, number>> {
+    if (!ids.length) return new Map();
+    const rows = await this.db.query<{ id: number; state: number }>(`SELECT id, state FROM composes WHERE id = ANY($1::int[])`, [ids]);
+    return new Map(rows.map((r) => [r.id, r.state]));
   }
 
   /** Folds the count log into compose_counts; exact totals stay exact while it runs. */

@@ -53,6 +53,8 @@ export interface ComposeRow {
   attempts: number;
   /** When the work of this compose was last queued again by the beat. */
   queued_at: Date | null;
+  /** The compose whose resolved package versions this regenerated copy repeats. */
+  renewed_from: number | null;
 }
 
 /** The columns a new compose is created with; the rest are set by the database or later transitions. */
@@ -76,7 +78,8 @@ export type NewCompose = Omit<
   | 'worker'
   | 'attempts'
   | 'queued_at'
-> & { seconds_to_live: number };
+  | 'renewed_from'
+> & { seconds_to_live: number; renewed_from?: number | null };
 
 export interface UserRow {
   id: number;
@@ -144,6 +147,7 @@ export const ComposeEntity = new EntitySchema<ComposeRow>({
     worker: { type: 'text', nullable: true },
     attempts: { type: 'int' },
     queued_at: { type: 'timestamptz', nullable: true },
+    renewed_from: { type: 'int', nullable: true },
   },
 });
 

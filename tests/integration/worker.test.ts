@@ -30,13 +30,13 @@ describe('the worker skeleton', () => {
   const queueEmpty = async (): Promise<boolean> => (await publisher.queueLength(t.cfg.work_queue)) === 0 && t.worker?.busy.length === 0;
 
   it('fails a compose of a source type it cannot build yet, with a clear reason', async () => {
-    const res = await request(t.app).post('/api/1/composes/').send({ source: { type: 'module', source: 'testmodule:master' } });
+    const res = await request(t.app).post('/api/1/composes/').send({ source: { type: 'pulp', source: 'content-set-1' } });
     const id = res.body.id as number;
     const row = await eventually(async () => {
       const r = await t.s.store.get(id);
       return r?.state === STATES.failed ? r : undefined;
     });
-    expect(row.state_reason).toBe('Error while generating compose: Source type "module" is not supported by this server yet.');
+    expect(row.state_reason).toBe('Error while generating compose: Source type "pulp" is not supported by this server yet.');
     expect(row.time_started).not.toBeNull();
     expect(row.time_done).toBeNull();
     expect(row.worker).toBe(t.worker?.name);
@@ -45,7 +45,7 @@ describe('the worker skeleton', () => {
   });
 
   it('claims nothing on a duplicate delivery of the same work message', async () => {
-    const res = await request(t.app).post('/api/1/composes/').send({ source: { type: 'tag', source: 'f41' } });
+    const res = await request(t.app).post('/api/1/composes/').send({ source: { type: 'pulp', source: 'content-set-41' } });
     const id = res.body.id as number;
     await eventually(async () => (await t.s.store.get(id))?.state === STATES.failed);
     const before = await t.s.store.get(id);
@@ -69,7 +69,7 @@ describe('the worker skeleton', () => {
       { exchange: '', routingKey: t.cfg.work_queue, body: Buffer.from('{"compose_id": 999999}') },
     ]);
     // With prefetch 2, unacked garbage would leave the worker no room for the next compose.
-    const res = await request(t.app).post('/api/1/composes/').send({ source: { type: 'tag', source: 'f43' } });
+    const res = await request(t.app).post('/api/1/composes/').send({ source: { type: 'pulp', source: 'content-set-43' } });
     await eventually(async () => (await t.s.store.get(res.body.id))?.state === STATES.failed, 10000, 'the next compose');
     await eventually(queueEmpty, 10000, 'the queue to drain');
     const [{ n }] = await t.s.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM composes WHERE state = ${STATES.generating}`);
@@ -77,7 +77,7 @@ describe('the worker skeleton', () => {
   });
 
   it('does not touch a compose that left wait before its message arrived', async () => {
-    const res = await request(t.app).post('/api/1/composes/').send({ source: { type: 'tag', source: 'f42' } });
+    const res = await request(t.app).post('/api/1/composes/').send({ source: { type: 'pulp', source: 'content-set-42' } });
     const id = res.body.id as number;
     await eventually(async () => (await t.s.store.get(id))?.state === STATES.failed);
     await request(t.app).delete(`/api/1/composes/${id}`).expect(202);

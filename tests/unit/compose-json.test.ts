@@ -62,6 +62,7 @@ function row(overrides: Partial<ComposeRow> = {}): ComposeRow {
     worker: null,
     attempts: 0,
     queued_at: null,
+    renewed_from: null,
     ...overrides,
   };
 }
@@ -143,7 +144,7 @@ describe('composeJson', () => {
     expect(full).toMatchObject({ pungi_config_dump: 'release_name = "x"\n' });
     expect(composeJson(cfg, row(), true)).toMatchObject({ pungi_config_dump: null });
     // Internal columns never leak.
-    for (const hidden of ['reused_id', 'celery_task_id', 'traceparent', 'heartbeat_at', 'worker', 'attempts', 'queued_at']) {
+    for (const hidden of ['reused_id', 'celery_task_id', 'traceparent', 'heartbeat_at', 'worker', 'attempts', 'queued_at', 'renewed_from']) {
       expect(Object.keys(full)).not.toContain(hidden);
     }
   });
