@@ -112,11 +112,11 @@ export class Beat {
   }
 
   /** Deletes store entries and cached repodata no compose uses (at most hourly from the timer). */
-  async collect(now: Date): Promise<CollectReport> {
+  async collect(): Promise<CollectReport> {
     const total: CollectReport = { packages: 0, bytes: 0, repodata: 0 };
     const grace = this.deps.cfg.store_grace_seconds * 1000;
     for (const dir of this.targetDirs()) {
-      const r = await collectStore(dir, path.join(dir, STORE_DIR), [path.join(dir, REPODATA_CACHE_DIR), path.join(dir, MIRROR_CACHE_DIR)], grace, now);
+      const r = await collectStore(dir, path.join(dir, STORE_DIR), [path.join(dir, REPODATA_CACHE_DIR), path.join(dir, MIRROR_CACHE_DIR)], grace);
       total.packages += r.packages;
       total.bytes += r.bytes;
       total.repodata += r.repodata;
@@ -148,7 +148,7 @@ export class Beat {
       await this.job('stray directories', async () => (report.swept = await this.sweep()));
       if (Date.now() - this.lastCollect >= COLLECT_INTERVAL_MS) {
         this.lastCollect = Date.now();
-        await this.job('package store collection', async () => (report.collected = await this.collect(now)));
+        await this.job('package store collection', async () => (report.collected = await this.collect()));
       }
       await this.job('count compaction', () => this.deps.store.compactCounts());
       return report;

@@ -139,11 +139,10 @@ export async function collectStore(
   storeDir: string,
   cacheDirs: readonly string[],
   graceMs: number,
-  now: Date,
 ): Promise<CollectReport> {
   const report: CollectReport = { packages: 0, bytes: 0, repodata: 0 };
-  const startedAt = Date.now();
-  const cutoff = Math.min(now.getTime(), startedAt) - graceMs;
+  // File times are the real clock's, whatever clock the caller runs the beat on.
+  const cutoff = Date.now() - graceMs;
   const inUse = new Set<string>();
   for (const entry of await readdir(targetDir, { withFileTypes: true }).catch(() => [] as Dirent[])) {
     if (!entry.isDirectory() || composeIdOfEntry(entry.name) === undefined) continue;

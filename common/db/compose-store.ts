@@ -444,7 +444,11 @@ export class ComposeStore {
 
   /** The resolved package list of a built compose (NEVRAs per arch), if it was recorded. */
   async resolvedNevras(id: number): Promise<ResolvedNevras | undefined> {
-    const [row] = await this.db.query<{ nevras: ResolvedNevras }>(`SELECT nevras FROM compose_rpms WHERE compose_id = $1`, [id]);
+    // A compose that reused another has the other's packages.
+    const [row] = await this.db.query<{ nevras: ResolvedNevras }>(
+      `SELECT r.nevras FROM composes c JOIN compose_rpms r ON r.compose_id = coalesce(c.reused_id, c.id) WHERE c.id = $1`,
+      [id],
+    );
     return row?.nevras;
   }
 
@@ -610,9 +614,11 @@ export class ComposeStore {
          UPDATE composes SET worker = NULL, heartbeat_at = $2, queued_at = $2,
            state_reason = 'Compose thread stopped; queued again'
          WHERE state = ${STATES.generating} AND reused_id IS NULL AND heartbeat_at < $1 AND attempts < $3
-           AND id NOT IN (SELECT compose_id FROM outbox WHERE kind = 'work')
-         RETURNING id)
-       INSERT INTO outbox (kind, compose_id, created_at) SELECT 'work', id, $2 FROM s RETURNING compose_id AS id`,
+         RETURNING id),
+       w AS (
+         INSERT INTO outbox (kind, compose_id, created_at)
+         SELECT 'work', id, $2 FROM s WHERE id NOT IN (SELECT compose_id FROM outbox WHERE kind = 'work'))
+       SELECT id FROM s`,
       [staleBefore, now, maxAttempts],
     );
     const stuck = await this.db.query<{ id: number; time_started: Date }>(

@@ -174,6 +174,9 @@ function regeneratedCopy(
     parent_pungi_compose_ids: original.parent_pungi_compose_ids,
     modules: changes.modules?.length ? changes.modules : original.modules,
     respin_of: original.pungi_compose_id,
+    // The copy repeats the original's package versions unless it was asked for other builds or
+    // modules (§1.7: "a regenerated compose contains the same package versions").
+    renewed_from: changes.builds?.length || changes.modules?.length ? null : (original.renewed_from ?? original.id),
     base_module_br_name: original.base_module_br_name,
     base_module_br_stream: original.base_module_br_stream,
     base_module_br_stream_version_lte: original.base_module_br_stream_version_lte,
