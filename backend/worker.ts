@@ -8,6 +8,7 @@ import type { ComposeRow } from '../common/db/entities';
 import { STATES } from '../common/enums';
 import type { Logger } from '../common/log';
 import type { WorkMessage } from '../common/messaging/outbox-messages';
+import { stopLocalImports } from './store/local-import';
 
 /** What building a compose produced: columns to record with the `done` transition. */
 export interface BuildResult extends TransitionExtras {
@@ -83,6 +84,8 @@ export class Worker {
     if (options.abort) for (const c of this.inFlight.values()) c.abort(new Error('worker shutting down'));
     await Promise.allSettled([...this.settled]);
     await this.consumer?.cancel();
+    // No builds left here: the import threads would only keep the process alive.
+    stopLocalImports();
   }
 
   /** Composes this worker is building now. */

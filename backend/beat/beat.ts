@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { composeName } from '../../common/compose-json';
 import type { Config } from '../../common/config';
 import type { ComposeStore } from '../../common/db/compose-store';
 import type { Database } from '../../common/db/database';
@@ -74,8 +73,10 @@ export class Beat {
       const done = await store.markRemoved(row, now);
       if (!done) continue;
       removed.push(row.id);
-      if (row.reused_id === null) {
-        await removeTree(targetDir, composeName(row)).catch((err) =>
+      // Its own directory: the whole compose, or only the logs of a compose that reused another
+      // (whose tree belongs to that one).
+      {
+        await removeTree(targetDir, `odcs-${row.id}`).catch((err) =>
           log.warn({ compose: row.id, err: (err as Error).message }, 'cannot delete compose directory; the sweep will retry'),
         );
       }

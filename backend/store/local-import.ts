@@ -172,3 +172,13 @@ export async function placeLocalPackages(jobs: LocalImportJob[], batch = 64): Pr
     }
   }
 }
+
+/** Stops the import threads now (a process shutting down); the next import starts new ones. */
+export function stopLocalImports(): void {
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = undefined;
+  if (users === 0 && pool) {
+    pool.terminate();
+    pool = undefined;
+  }
+}
