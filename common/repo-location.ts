@@ -28,8 +28,7 @@ export function checkRepoLocation(cfg: Config, text: string): LocationCheck {
     } catch {
       return { problem: `Repository URL "${text}" is not a valid URL.` };
     }
-    const hostPort = url.port ? `${url.hostname}:${url.port}` : url.hostname;
-    if (!cfg.allowed_repo_hosts.includes(hostPort) && !cfg.allowed_repo_hosts.includes(url.hostname)) {
+    if (!hostAllowed(cfg.allowed_repo_hosts, url)) {
       return { problem: `Repository URL "${text}" is not allowed: its host is not in allowed_repo_hosts.` };
     }
     return { location: { kind: 'url', url: url.href.replace(/\/+$/, '') } };
@@ -48,6 +47,34 @@ export function checkRepoLocation(cfg: Config, text: string): LocationCheck {
     return { problem: `Repository "${text}" is not allowed: it is not under any of allowed_repo_roots.` };
   }
   return { location: { kind: 'path', path: resolved } };
+}
+
+/** Whether the URL's host (or host:port) is one of `hosts`. */
+export function hostAllowed(hosts: readonly string[], url: URL): boolean {
+  const hostPort = url.port ? `${url.hostname}:${url.port}` : url.hostname;
+  return hosts.includes(hostPort) || hosts.includes(url.hostname);
+}
+
+/**
+ * The variant URL of a `pungi_compose` source (`<compose>/compose/<Variant>`): only http(s) on
+ * allowed_pungi_compose_hosts. ODCS fetches whatever URL it is given; we do not let a request
+ * make the backend fetch from an arbitrary host.
+ */
+export function checkPungiComposeUrl(cfg: Config, text: string): { url: URL } | { problem: string } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problem: `Pungi compose URL "${text}" is not a valid URL.` };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { problem: `Pungi compose URL "${text}" must be an http(s) URL.` };
+  if (!hostAllowed(cfg.allowed_pungi_compose_hosts, url)) {
+    return { problem: `Pungi compose URL "${text}" is not allowed: its host is not in allowed_pungi_compose_hosts.` };
+  }
+  if (url.pathname.replace(/\/+$/, '').split('/').filter(Boolean).length < 2) {
+    return { problem: `Pungi compose URL "${text}" must name a variant directory of a compose (<compose>/compose/<variant>).` };
+  }
+  return { url };
 }
 
 /**

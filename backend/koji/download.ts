@@ -6,10 +6,13 @@
  *
  * The per-attempt timeout covers only the wait for the response headers: a large RPM may take
  * longer than `net_timeout` to stream, and the compose's own timeout bounds that.
+ *
+ * node:http rather than fetch: the body is a plain Node stream, several times faster to pipe
+ * into a file than fetch's web stream (measured: 522 MB of RPMs in 5,000 files).
  */
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { abortReason, combineSignals, DEFAULT_NET_RETRY_INTERVAL, DEFAULT_NET_TIMEOUT, describeNetworkError, sleep } from './xmlrpc';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { abortReason, DEFAULT_NET_RETRY_INTERVAL, DEFAULT_NET_TIMEOUT, describeNetworkError, sleep } from './xmlrpc';
 
 export interface RetryOptions {
   /** `net_timeout`: the retry window and the limit for one attempt's headers, seconds. */
@@ -30,8 +33,8 @@ export class DownloadError extends Error {
   }
 }
 
-/** The response to GET `url`, or null for 404. Throws DownloadError once retries are exhausted. */
-export async function getWithRetry(url: string, options: RetryOptions = {}): Promise<Response | null> {
+/** The body of GET `url` (status 200) as a stream, or null for 404. Throws DownloadError once retries are exhausted. */
+export async function getWithRetry(url: string, options: RetryOptions = {}): Promise<IncomingMessage | null> {
   const windowMs = (options.timeoutSeconds ?? DEFAULT_NET_TIMEOUT) * 1000;
   const intervalMs = (options.retryIntervalSeconds ?? DEFAULT_NET_RETRY_INTERVAL) * 1000;
   const started = Date.now();
@@ -50,32 +53,33 @@ export async function getWithRetry(url: string, options: RetryOptions = {}): Pro
   }
 }
 
-async function attemptGet(url: string, headersWithinMs: number, signal: AbortSignal | undefined): Promise<Response | null> {
-  const attempt = new AbortController();
-  const timer = setTimeout(() => attempt.abort(new Error('timeout')), Math.max(1, headersWithinMs));
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: { 'User-Agent': 'odcs-ts' }, signal: combineSignals(signal, attempt.signal) });
-  } catch (err) {
-    if (signal?.aborted) throw abortReason(signal);
-    const detail = attempt.signal.aborted ? `no answer within ${headersWithinMs / 1000} s` : describeNetworkError(err);
-    throw new DownloadError(`GET ${url}: ${detail}`, true);
-  } finally {
-    clearTimeout(timer);
-  }
-  if (res.status === 404) {
-    await res.body?.cancel();
-    return null;
-  }
-  if (res.status !== 200) {
-    await res.body?.cancel();
-    throw new DownloadError(`GET ${url}: HTTP ${res.status} ${res.statusText}`, res.status >= 500, res.status);
-  }
-  return res;
+function attemptGet(url: string, headersWithinMs: number, signal: AbortSignal | undefined): Promise<IncomingMessage | null> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === 'https:' ? httpsRequest : target.protocol === 'http:' ? httpRequest : null;
+    if (!send) return reject(new DownloadError(`GET ${url}: not an http(s) URL`, false));
+    const req = send(target, { method: 'GET', headers: { 'User-Agent': 'odcs-ts' }, signal });
+    const timer = setTimeout(() => req.destroy(new DownloadError(`GET ${url}: no answer within ${headersWithinMs / 1000} s`, true)), Math.max(1, headersWithinMs));
+    req.once('response', (res) => {
+      clearTimeout(timer);
+      const status = res.statusCode ?? 0;
+      if (status === 200) return resolve(res);
+      res.resume();
+      if (status === 404) return resolve(null);
+      reject(new DownloadError(`GET ${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd(), status >= 500, status));
+    });
+    req.once('error', (err) => {
+      clearTimeout(timer);
+      if (signal?.aborted) return reject(abortReason(signal));
+      reject(err instanceof DownloadError ? err : new DownloadError(`GET ${url}: ${describeNetworkError(err)}`, true));
+    });
+    req.end();
+  });
 }
 
-/** The body of a 200 response as a Node stream. */
-export function bodyStream(res: Response): Readable {
-  if (!res.body) return Readable.from([]);
-  return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+/** The whole body of a response, as text. */
+export async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }

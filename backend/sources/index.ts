@@ -1,5 +1,6 @@
 import type { SourceTypeName } from '../../common/enums';
 import { buildSource } from './build';
+import { pungiComposeSource } from './pungi-compose';
 import { repoSource } from './repo';
 import { tagSource } from './tag';
 import type { SourceHandler } from './types';
@@ -9,4 +10,5 @@ export const SOURCE_HANDLERS: Partial<Record<SourceTypeName, SourceHandler>> = {
   repo: repoSource,
   tag: tagSource,
   build: buildSource,
+  pungi_compose: pungiComposeSource,
 };

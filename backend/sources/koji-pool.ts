@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Config } from '../../common/config';
 import { ComposeError } from '../../common/errors';
 import { KojiClient } from '../koji/client';
-import { bodyStream, getWithRetry } from '../koji/download';
+import { getWithRetry } from '../koji/download';
 import { KojiHeaderCache } from '../koji/header-cache';
 import { rpmPackageFromKoji, type KojiRpmPackage } from '../koji/package';
 import { chooseRpmCopies, type ChosenRpm, type RpmCopy, type RpmWithSignatures, UnsignedRpmsError } from '../koji/signatures';
@@ -174,7 +174,7 @@ export async function kojiPackageRepo(session: KojiSession, options: KojiPoolOpt
           async open(signal) {
             const res = await getWithRetry(copy.url, { ...net, signal });
             if (!res) log.warning(`${copy.url} does not exist although Koji lists the ${copy.sigkey || 'unsigned'} copy; trying the next acceptable copy`);
-            return res ? bodyStream(res) : null;
+            return res;
           },
         };
         copyOf.set(keyed, copy);

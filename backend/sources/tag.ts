@@ -73,4 +73,15 @@ export const tagSource: SourceHandler = {
     const repo = await kojiPackageRepo(session, { name: `koji-tag-${tag}`, candidates: uniqueRpms([fromTag, extra]), sigkeys: compose.sigkeys });
     return { repos: [repo], lookaside: await loadLookaside(compose, ctx, targetDir), extras: { koji_event: event } };
   },
+
+  /** Reference §5.9: an earlier compose of the tag still stands if no tag of the inheritance changed after its event. */
+  async unchangedSince(compose, candidate, ctx) {
+    if (candidate.koji_event === null) return false;
+    const session = openKoji(ctx, compose.target_dir ?? ctx.cfg.target_dir);
+    try {
+      return !(await session.koji.tagOrParentsChangedSince(compose.source, candidate.koji_event));
+    } catch (err) {
+      return kojiConnectionFailed(err);
+    }
+  },
 };

@@ -173,12 +173,23 @@ export class PackageStore {
     }
   }
 
-  /** Remembers that `key` gave the file stored under `sha256` (atomically: a new link renamed over). */
+  /**
+   * Remembers that `key` gave the file stored under `sha256`. Usually the link is new and made
+   * in one call; one left over (its store file collected) is replaced atomically, a new link
+   * renamed over it, so a reader never finds the key missing half-way.
+   */
   private async rememberKey(key: string, sha256: string): Promise<void> {
     const file = this.keyPath(key);
     await this.ensureDir(path.dirname(file));
+    const target = path.relative(path.dirname(file), this.pathOf({ type: 'sha256', value: sha256 }));
+    try {
+      await symlink(target, file);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
     const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
-    await symlink(path.relative(path.dirname(file), this.pathOf({ type: 'sha256', value: sha256 })), tmp);
+    await symlink(target, tmp);
     await rename(tmp, file).catch(async (err: unknown) => {
       await rm(tmp, { force: true });
       throw err;
@@ -230,8 +241,10 @@ export class PackageStore {
       await this.ensureDir(path.dirname(file));
       await rename(tmp, file);
       return { file, checksum };
-    } finally {
+    } catch (err) {
+      // Only a failed download leaves its temporary file (each file operation costs here).
       await rm(tmp, { force: true });
+      throw err;
     }
   }
 }

@@ -13,7 +13,7 @@ import {
 } from '../enums';
 import { BadRequest } from '../errors';
 import { pyRepr } from '../python-repr';
-import { checkRepoLocation, expandBasearch } from '../repo-location';
+import { checkPungiComposeUrl, checkRepoLocation, expandBasearch } from '../repo-location';
 import { validateJsonData } from './generic';
 
 // ---------------------------------------------------------------------------------------------
@@ -326,6 +326,10 @@ function checkSources(cfg: Config, type: SourceTypeName, sources: string[]): voi
       const checked = checkRepoLocation(cfg, item);
       if ('problem' in checked) throw new BadRequest(checked.problem);
     }
+  } else if (type === 'pungi_compose') {
+    if (sources.length !== 1) throw new BadRequest('Only single source is allowed for "pungi_compose" source_type');
+    const checked = checkPungiComposeUrl(cfg, sources[0]);
+    if ('problem' in checked) throw new BadRequest(checked.problem);
   }
 }
 

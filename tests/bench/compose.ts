@@ -67,14 +67,14 @@ async function generatedRepo(): Promise<string> {
   return dir;
 }
 
-async function seconds<T>(fn: () => Promise<T>): Promise<number> {
+export async function seconds<T>(fn: () => Promise<T>): Promise<number> {
   const start = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
 /** createrepo_c alone, as a compose would run it, on a fresh copy of `rpms`. */
-async function createrepoAlone(rpms: string[], scratch: string): Promise<number> {
+export async function createrepoAlone(rpms: string[], scratch: string): Promise<number> {
   const dir = path.join(scratch, `cr-${Math.random().toString(36).slice(2)}`);
   await mkdir(path.join(dir, 'Packages'), { recursive: true });
   for (const f of rpms) await cp(f, path.join(dir, 'Packages', path.basename(f)));
@@ -83,7 +83,7 @@ async function createrepoAlone(rpms: string[], scratch: string): Promise<number>
   return t;
 }
 
-function startProcess(script: string, env: NodeJS.ProcessEnv, ready: string): Promise<ChildProcess> {
+export function startProcess(script: string, env: NodeJS.ProcessEnv, ready: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
@@ -101,21 +101,27 @@ function startProcess(script: string, env: NodeJS.ProcessEnv, ready: string): Pr
   });
 }
 
+/** A new, migrated database `name` (dropped first if a run before left it); its URL. */
+export async function benchDatabase(name: string): Promise<string> {
+  const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const dbUrl = databaseUrl(name);
+  const db = await Database.connect({ url: dbUrl, poolSize: 1 });
+  await db.migrate();
+  await db.close();
+  return dbUrl;
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function benchCompose(): Promise<BenchRow[]> {
   const repo = await generatedRepo();
   const rpms = (await readdir(path.join(repo, 'Packages'))).sort().map((f) => path.join(repo, 'Packages', f));
   const scratch = await mkdtemp(path.join(tmpdir(), 'odcs-bench-compose-'));
-  const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS odcs_bench_compose WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE odcs_bench_compose`);
-  await admin.end();
-  const dbUrl = databaseUrl('odcs_bench_compose');
-  const db = await Database.connect({ url: dbUrl, poolSize: 1 });
-  await db.migrate();
-  await db.close();
+  const dbUrl = await benchDatabase('odcs_bench_compose');
 
   const port = await freePort();
   const prefix = uniqueName('bench');

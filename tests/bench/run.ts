@@ -5,12 +5,14 @@
 import { benchApi } from './api';
 import { benchCompose } from './compose';
 import { benchDepsolve } from './depsolve';
+import { benchKoji } from './koji';
 import { type BenchRow, formatTable } from './report';
 
 const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [
   ['API, 100,000 composes in the database (reference: bare Express + pg, one INSERT / one indexed SELECT)', benchApi],
   ['Dependency resolution, 60,000-package repository, 500-package request (reference: libsolv)', benchDepsolve],
   ['Compose engine (reference: createrepo_c alone on the same RPMs)', benchCompose],
+  ['Koji tag compose, 5,000 packages, then 10 changed (reference: size of the tag and of what changed)', benchKoji],
 ];
 
 async function main(): Promise<void> {

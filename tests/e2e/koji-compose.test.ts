@@ -6,6 +6,7 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import request from 'supertest';
 import { STATES } from '../../common/enums';
 import type { ComposeRow } from '../../common/db/entities';
 import { buildKojiFixtures } from '../fixtures/build-koji-rpms';
@@ -46,7 +47,8 @@ beforeAll(async () => {
     config: {
       koji_url: address.hubUrl,
       koji_topurl: address.topurl,
-      allowed_source_types: ['tag', 'build'],
+      allowed_source_types: ['tag', 'build', 'pungi_compose'],
+      allowed_pungi_compose_hosts: ['127.0.0.1'],
       allowed_repo_roots: [repos.dir],
       net_retry_interval: 1,
     },
@@ -209,20 +211,82 @@ describe('a build compose', () => {
   });
 });
 
+describe('a pungi_compose compose', () => {
+  let external: ComposeRow;
+  beforeAll(async () => {
+    // One of our own composes is the external Pungi compose: it has productmd's rpms.json (a
+    // tree of its own, not a reuse of the identical compose above).
+    external = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'], sigkeys: [key.sigkey, ''] }, flags: ['no_reuse'] });
+    ok(external);
+  }, 120000);
+
+  it('takes exactly the NEVRAs of the variant from Koji and rewrites arches, builds, packages and sigkeys', async () => {
+    const variantUrl = `${t.cfg.target_dir_url}/odcs-${external.id}/compose/Temporary`;
+    const row = await requestCompose(t, { source: { type: 'pungi_compose', source: variantUrl } });
+    ok(row);
+    expect(row.source).toBe(variantUrl);
+    expect(await rpmsInCompose(t, row)).toEqual(await rpmsInCompose(t, external));
+    expect(row.arches).toEqual(['x86_64']);
+    expect(row.builds).toEqual(['kojilib-1.0-1', 'kojitool-2.0-1', 'shell-lite-1.0-1']);
+    expect(row.packages).toEqual(['kojilib', 'kojitool', 'shell-lite']);
+    // Some RPMs were unsigned: ODCS's trailing space in the JSON.
+    expect(row.sigkeys).toEqual([key.sigkey, '']);
+    const res = await request(t.app).get(`/api/1/composes/${row.id}`);
+    expect(res.body.sigkeys).toBe(`${key.sigkey} `);
+    const lib = (await composeRpms(t, row)).get('kojilib-2:1.0-1.x86_64')!;
+    expect(lib.sigkey).toBe(key.sigkey);
+    expect(await rpmFileSigkey(packageFile(row, lib.path))).toBe(key.sigkey);
+    expect(await dnfInstallFromRepofile(t, row, work, [['kojilib'], ['kojitool']])).toEqual([
+      'kojilib-1.0-1.x86_64',
+      'kojitool-2.0-1.x86_64',
+      'shell-lite-1.0-1.noarch',
+    ]);
+  }, 120000);
+
+  it('fails with ODCS message when the variant is not in rpms.json', async () => {
+    const url = `${t.cfg.target_dir_url}/odcs-${external.id}/compose/Nope`;
+    const row = await requestCompose(t, { source: { type: 'pungi_compose', source: url } });
+    expect(row.state_reason).toBe(`Error while generating compose: The ${url} does not contain payload -> rpms -> Nope section`);
+  });
+
+  it('refuses at POST a URL whose host is not allowed', async () => {
+    const res = await request(t.app)
+      .post('/api/1/composes/')
+      .send({ source: { type: 'pungi_compose', source: 'http://example.com/compose/Temporary' } });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toBe('Pungi compose URL "http://example.com/compose/Temporary" is not allowed: its host is not in allowed_pungi_compose_hosts.');
+  });
+});
+
 describe('when the tag moves on', () => {
-  it('a new compose takes a new event once the child or a parent changed', async () => {
-    const before = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'] }, flags: ['no_reuse'] });
-    ok(before);
+  const wanted = ['kojitool', 'kojitool-doc'];
+
+  it('an identical compose is reused while no tag of the inheritance changed, and not once one did', async () => {
+    const first = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: wanted } });
+    ok(first);
+    expect(first.reused_id).toBeNull();
+    // Koji moves on elsewhere: a later event, but neither the child nor its parent changed.
+    hub.addTag('unrelated');
+    const pinnedLater = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: wanted, koji_event: hub.lastEventId } });
+    ok(pinnedLater);
+    expect(pinnedLater.reused_id).toBe(first.id);
     hub.untagBuild('child', 'kojitool-2.0-1');
-    const after = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'] }, flags: ['no_reuse'] });
-    ok(after);
-    expect(after.koji_event!).toBeGreaterThan(before.koji_event!);
-    expect(await rpmsInCompose(t, after)).toEqual(['kojilib-2:1.0-1.x86_64', 'kojitool-0:1.0-1.x86_64', 'shell-lite-0:1.0-1.noarch']);
-    // A change in the parent counts too.
+    const moved = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: wanted } });
+    ok(moved);
+    expect(moved.reused_id).toBeNull();
+    expect(moved.koji_event!).toBeGreaterThan(first.koji_event!);
+    expect(moved.koji_event).toBe(hub.lastEventId);
+    expect(await rpmsInCompose(t, moved)).toEqual(['kojilib-2:1.0-1.x86_64', 'kojitool-0:1.0-1.x86_64', 'kojitool-doc-0:1.0-1.noarch', 'shell-lite-0:1.0-1.noarch']);
+  }, 120000);
+
+  it('a change in a parent tag counts too', async () => {
+    const before = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojilib'] }, flags: ['no_reuse'] });
+    ok(before);
     hub.untagBuild('base', 'kojitool-1.0-1');
-    const parentChanged = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojilib'] }, flags: ['no_reuse'] });
-    ok(parentChanged);
-    expect(parentChanged.koji_event!).toBeGreaterThan(after.koji_event!);
-    expect(parentChanged.koji_event).toBe(hub.lastEventId);
+    const after = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojilib'] } });
+    ok(after);
+    expect(after.reused_id).toBeNull();
+    expect(after.koji_event!).toBeGreaterThan(before.koji_event!);
+    expect(after.koji_event).toBe(hub.lastEventId);
   }, 120000);
 });
