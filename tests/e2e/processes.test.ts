@@ -62,7 +62,7 @@ describe('the separate process roles on real PostgreSQL and RabbitMQ', () => {
     procs.push(frontend, backend, beat);
     await Promise.all([frontend.waitFor('API listening'), backend.waitFor('worker consuming'), beat.waitFor('beat started')]);
 
-    const created = await post(`http://127.0.0.1:${port}/api/1/composes/`, { source: { type: 'build', source: '' }, arches: ['x86_64'] });
+    const created = await post(`http://127.0.0.1:${port}/api/1/composes/`, { source: { type: 'pulp', source: 'content-set-1' }, arches: ['x86_64'] });
     expect(created.status).toBe(200);
     const id = created.body.id as number;
     const final = await eventually(async () => {
