@@ -69,7 +69,7 @@ describe('the separate process roles on real PostgreSQL and RabbitMQ', () => {
       const r = await json(`http://127.0.0.1:${port}/api/1/composes/${id}`);
       return r.body.state_name === 'failed' ? r.body : undefined;
     }, 20000, 'the backend to finish the compose');
-    expect(final.state_reason).toBe('Error while generating compose: Source type "build" is not supported by this server yet.');
+    expect(final.state_reason).toBe('Error while generating compose: Source type "pulp" is not supported by this server yet.');
     await events.waitFor((l) => l.deliveries.length >= 3);
     expect(events.bodies<{ compose: { state_name: string } }>().map((b) => b.compose.state_name)).toEqual(['wait', 'generating', 'failed']);
 
