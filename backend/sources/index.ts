@@ -1,5 +1,6 @@
 import type { SourceTypeName } from '../../common/enums';
 import { buildSource } from './build';
+import { moduleSource } from './module';
 import { pungiComposeSource } from './pungi-compose';
 import { repoSource } from './repo';
 import { tagSource } from './tag';
@@ -11,4 +12,5 @@ export const SOURCE_HANDLERS: Partial<Record<SourceTypeName, SourceHandler>> = {
   tag: tagSource,
   build: buildSource,
   pungi_compose: pungiComposeSource,
+  module: moduleSource,
 };

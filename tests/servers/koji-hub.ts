@@ -18,8 +18,13 @@
  *  - `system.multicall` answers `[result]` or `{faultCode, faultString}` per call.
  * Signatures are not versioned (Koji's rpmsigs table has no events either).
  *
+ * Module builds (btype `module`, as MBS imports them: name = module name, version = stream with
+ * `-` as `_`, release = `<version>.<context>`, the modulemd in `extra.typeinfo.module`) can be
+ * added, tagged and found with `listTagged(type='module')` and `search`; they have no RPMs (those
+ * are in the module's content tag).
+ *
  * Not modelled: package lists and blocking, inheritance filters/maxdepth, build types other
- * than rpm, external repos, authentication.
+ * than rpm and module, external repos, authentication.
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -76,6 +81,9 @@ interface HubBuild {
   createEvent: number;
   createTs: number;
   rpmIds: number[];
+  /** Koji's btype; rpm unless added by addModuleBuild. */
+  btype?: 'rpm' | 'module';
+  extra?: XmlRpcStruct | null;
 }
 
 interface HubRpm {
@@ -545,6 +553,45 @@ export class KojiHubDouble {
     rpm.sigs.set(sigkey.toLowerCase(), randomBytes(16).toString('hex'));
   }
 
+  /**
+   * Adds a module build as MBS's content generator import makes it (no RPMs; the module's RPMs
+   * are tagged into `contentKojiTag`). Returns its NVR.
+   */
+  addModuleBuild(m: { name: string; stream: string; version: string; context: string; modulemd: string; contentKojiTag: string }): string {
+    const version = m.stream.replace(/-/g, '_');
+    const release = `${m.version}.${m.context}`;
+    if (this.builds.some((b) => b.name === m.name && b.version === version && b.release === release)) {
+      throw new Error(`module build ${m.name}-${version}-${release} already added`);
+    }
+    const event = this.newEvent();
+    this.builds.push({
+      id: this.builds.length + 1,
+      packageId: this.packageId(m.name),
+      name: m.name,
+      version,
+      release,
+      epoch: null,
+      state: COMPLETE,
+      createEvent: event,
+      createTs: this.eventTs(event),
+      rpmIds: [],
+      btype: 'module',
+      extra: {
+        typeinfo: {
+          module: {
+            name: m.name,
+            stream: m.stream,
+            version: m.version,
+            context: m.context,
+            modulemd_str: m.modulemd,
+            content_koji_tag: m.contentKojiTag,
+          },
+        },
+      },
+    });
+    return `${m.name}-${version}-${release}`;
+  }
+
   /** Tags a build at a new event; returns the event. */
   tagBuild(tag: string, nvr: string): number {
     const t = this.tagByName(tag);
@@ -665,7 +712,8 @@ export class KojiHubDouble {
           let builds = this.taggedBuilds(tag.id, event, truthy(a['inherit']), latestArg(a['latest']), optStr(a['package']));
           const prefix = optStr(a['prefix']);
           if (prefix) builds = builds.filter((b) => b.build.name.startsWith(prefix));
-          checkType(a['type']);
+          const btype = checkType(a['type']);
+          if (btype) builds = builds.filter((b) => (b.build.btype ?? 'rpm') === btype);
           return builds.map((b) => this.taggedBuildInfo(b.build, b.listing));
         },
       },
@@ -704,6 +752,21 @@ export class KojiHubDouble {
             }
           }
           return [rows, tagged.map((t) => this.taggedBuildInfo(t.build, t.listing))];
+        },
+      },
+      search: {
+        params: ['terms', 'type', 'matchType', 'queryOpts'],
+        run: (a) => {
+          const terms = optStr(a['terms']) ?? '';
+          if (a['type'] !== 'build') throw new Fault(FAULT.GENERIC, `search type ${String(a['type'])} is not supported by this test hub`);
+          const matchType = optStr(a['matchType']) ?? 'exact';
+          const test =
+            matchType === 'glob'
+              ? (s: string) => globRegExp(terms).test(s)
+              : matchType === 'regexp'
+                ? (s: string) => new RegExp(terms).test(s)
+                : (s: string) => s === terms;
+          return this.builds.filter((b) => test(`${b.name}-${b.version}-${b.release}`)).map((b) => ({ id: b.id, name: `${b.name}-${b.version}-${b.release}` }));
         },
       },
       getBuild: {
@@ -963,7 +1026,7 @@ export class KojiHubDouble {
       volume_id: 0,
       volume_name: 'DEFAULT',
       source: null,
-      extra: null,
+      extra: b.extra ?? null,
       cg_id: null,
       cg_name: null,
     };
@@ -1086,8 +1149,16 @@ function castInt(v: XmlRpcValue | undefined): number {
   throw new Fault(FAULT.PARAMETER, `Invalid type for value ${pyRepr(v ?? null)}: ${pyType(v)}, expected type <class 'int'>`);
 }
 
-function checkType(v: XmlRpcValue | undefined): void {
-  if (v !== undefined && v !== null && v !== 'rpm') throw new Fault(FAULT.GENERIC, `unsupported build type: ${String(v)}`);
+/** The build type asked for (null: any). */
+function checkType(v: XmlRpcValue | undefined): 'rpm' | 'module' | null {
+  if (v === undefined || v === null) return null;
+  if (v !== 'rpm' && v !== 'module') throw new Fault(FAULT.GENERIC, `unsupported build type: ${String(v)}`);
+  return v;
+}
+
+/** Koji's glob search (fnmatch-like: `*`, `?`), anchored. */
+function globRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
 }
 
 function pyType(v: XmlRpcValue | undefined): string {

@@ -42,6 +42,10 @@ export interface ModuleBuildSpec {
   platform?: BaseModuleRef;
   /** RPM artifacts (NEVRAs). */
   rpms?: string[];
+  /** Install profiles: name -> RPM names (what `dnf module install n:s/profile` installs). */
+  profiles?: Record<string, string[]>;
+  /** The module's public RPM API (`data.api.rpms`). */
+  api?: string[];
   owner?: string;
   scmurl?: string;
 }
@@ -147,6 +151,8 @@ export class MbsDouble {
       buildrequires: { [base.name]: [base.stream], ...(spec.buildrequires ?? {}) },
       xmdBuildrequires: buildrequires,
       rpms: spec.rpms ?? [],
+      profiles: spec.profiles,
+      api: spec.api,
     });
     this.builds.push({
       id,
@@ -451,6 +457,8 @@ function modulemdText(m: {
   buildrequires: Record<string, string[]>;
   xmdBuildrequires: Record<string, Record<string, unknown>>;
   rpms: string[];
+  profiles?: Record<string, string[]>;
+  api?: string[];
   virtual?: boolean;
 }): string {
   const data: Record<string, unknown> = {
@@ -477,6 +485,8 @@ function modulemdText(m: {
   if (Object.keys(m.requires).length > 0 || Object.keys(m.buildrequires).length > 0) {
     data['dependencies'] = [{ buildrequires: m.buildrequires, requires: m.requires }];
   }
+  if (m.profiles) data['profiles'] = Object.fromEntries(Object.entries(m.profiles).map(([n, rpms]) => [n, { rpms }]));
+  if (m.api) data['api'] = { rpms: m.api };
   if (m.rpms.length > 0) data['artifacts'] = { rpms: m.rpms };
   return stringify({ document: 'modulemd', version: 2, data });
 }
