@@ -64,6 +64,40 @@ export function modulemdIdentity(text: string): { name: string; stream: string; 
   return { name: str('name'), stream: str('stream'), version: str('version'), context: str('context') };
 }
 
+/**
+ * The modulemd of the `-devel` module of a module build, as MBS makes it: named `<name>-devel`,
+ * requiring the module itself at runtime, without API and profiles, and (when given) with
+ * `artifacts` as its RPMs: the ones filtered out of the module.
+ */
+export function develModulemd(text: string, artifacts?: readonly string[]): string {
+  const doc = modulemdDocument(text);
+  const name = String(doc.getIn(['data', 'name']));
+  const stream = String(doc.getIn(['data', 'stream']));
+  doc.setIn(['data', 'name'], `${name}-devel`);
+  const deps = doc.getIn(['data', 'dependencies']);
+  if (isSeq(deps) && deps.items.length > 0) {
+    for (const block of deps.items) if (isMap(block)) block.setIn(['requires', name], doc.createNode([stream]));
+  } else {
+    doc.setIn(['data', 'dependencies'], doc.createNode([{ requires: { [name]: [stream] } }]));
+  }
+  doc.deleteIn(['data', 'api']);
+  doc.deleteIn(['data', 'profiles']);
+  if (artifacts) setArtifacts(doc, artifacts);
+  return doc.toString({ directives: true, lineWidth: 0 });
+}
+
+function setArtifacts(doc: Document.Parsed, artifacts: readonly string[]): void {
+  doc.deleteIn(['data', 'artifacts']);
+  if (artifacts.length) doc.setIn(['data', 'artifacts'], doc.createNode({ rpms: [...artifacts] }));
+}
+
+/** The modulemd with `artifacts` replaced by these RPMs. */
+export function withArtifacts(text: string, artifacts: readonly string[]): string {
+  const doc = modulemdDocument(text);
+  setArtifacts(doc, artifacts);
+  return doc.toString({ directives: true, lineWidth: 0 });
+}
+
 /** The RPM artifacts (NEVRAs) a modulemd lists. */
 export function modulemdArtifacts(text: string): string[] {
   const rpms = modulemdDocument(text).getIn(['data', 'artifacts', 'rpms']);

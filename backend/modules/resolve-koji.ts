@@ -30,6 +30,11 @@ export interface ResolvedModule {
   modulemd: string;
   /** Arches the module was built for, when known. */
   arches: string[] | null;
+  /**
+   * A `-devel` module relabelled from its MBS build: its RPMs are those of the module's Koji tag
+   * the module itself leaves out (its modulemd still lists the module's artifacts).
+   */
+  devel?: boolean;
 }
 
 export interface KojiModuleOptions {

@@ -10,7 +10,8 @@
  *    (base modules themselves are never looked up).
  */
 import { ComposeError } from '../../common/errors';
-import type { MbsModuleBuild, ModuleBuildQuery } from '../mbs/client';
+import { parseModulemd, unionDeps, type MbsModuleBuild, type ModuleBuildQuery } from '../mbs/client';
+import { develModulemd } from './modulemd';
 
 /** What resolution needs of MbsClient (narrow, so tests can hand a real client or a fixed table). */
 export interface MbsLookup {
@@ -113,12 +114,31 @@ async function latest(mbs: MbsLookup, nsvc: string, includeDone: boolean, filter
   // ODCS passes the range only when set and non-zero.
   if (filter.lte) query.baseModuleBrStreamVersionLte = filter.lte;
   if (filter.gte) query.baseModuleBrStreamVersionGte = filter.gte;
-  const found = await mbs.getLatestModuleBuilds(query, { signal: options.signal });
+  let found = await mbs.getLatestModuleBuilds(query, { signal: options.signal });
+  const name = nsvc.split(':')[0]!;
+  if (found.length === 0 && name.endsWith('-devel')) {
+    // A -devel module is a Koji content generator build MBS does not list: its MBS build is
+    // the module without the suffix, relabelled.
+    const plain = await mbs.getLatestModuleBuilds({ ...query, nsvc: name.slice(0, -'-devel'.length) + nsvc.slice(name.length) }, { signal: options.signal });
+    found = plain.map(develBuild);
+  }
   options.onLookup?.(nsvc, found);
   if (found.length === 0) {
     throw new ModuleLookupError(`Failed to find module ${nsvc} in ${includeDone ? 'ready or done' : 'ready'} state in the MBS.`);
   }
   return found;
+}
+
+/** Whether a build is the `-devel` relabelling of an MBS build (see develBuild). */
+export function isDevelBuild(b: Pick<MbsModuleBuild, 'name' | 'raw'>): boolean {
+  return b.raw['name'] !== b.name && b.name.endsWith('-devel');
+}
+
+/** The `-devel` module of an MBS build: renamed, and requiring the module at runtime. */
+export function develBuild(b: MbsModuleBuild): MbsModuleBuild {
+  const modulemd = b.modulemd === null ? null : develModulemd(b.modulemd);
+  const mmd = modulemd === null ? null : parseModulemd(modulemd);
+  return { ...b, name: `${b.name}-devel`, modulemd, mmd, runtimeDeps: mmd ? unionDeps(mmd.runtimeDeps) : { [b.name]: [b.stream] } };
 }
 
 /** The module builds of a module compose, requested ones first, then dependencies as found. */

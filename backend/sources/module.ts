@@ -4,9 +4,9 @@ import type { ComposeRow } from '../../common/db/entities';
 import { groupSignatureRows, type RpmWithSignatures } from '../koji/signatures';
 import type { KojiTaggedRpm } from '../koji/types';
 import { MbsClient, MbsError } from '../mbs/client';
-import { artifactNevra, moduleArches, modulemdArtifacts, modulesYaml } from '../modules/modulemd';
+import { artifactNevra, moduleArches, modulemdArtifacts, modulesYaml, withArtifacts } from '../modules/modulemd';
 import { resolveThroughKoji, type ResolvedModule } from '../modules/resolve-koji';
-import { nsvcOf, resolvedSource, resolveThroughMbs } from '../modules/resolve-mbs';
+import { isDevelBuild, nsvcOf, resolvedSource, resolveThroughMbs } from '../modules/resolve-mbs';
 import { selectModulePackages, type ModulePackage } from '../modules/select';
 import { baseArch } from '../rpm/arches';
 import { askKoji, kojiPackageRepo, openKoji, poolArches, type KojiSession } from './koji-pool';
@@ -43,7 +43,7 @@ export const moduleSource: SourceHandler = {
     const multilib = new Set(compose.multilib_arches);
     const modulemd: Record<string, string> = {};
     for (const arch of compose.arches) {
-      const docs = included.filter((m) => builtFor(m, arch)).map((m) => m.modulemd);
+      const docs = included.filter((m) => builtFor(m, arch)).map((m) => packages.modulemds.get(nsvcOf(m)) ?? m.modulemd);
       if (docs.length) modulemd[arch] = modulesYaml(docs, arch, moduleArches(arch, multilib.has(arch)));
     }
     const selection = selectModulePackages({
@@ -87,6 +87,7 @@ async function resolveWithMbs(items: readonly string[], compose: ComposeRow, ctx
         kojiTag: b.kojiTag,
         modulemd: b.modulemd,
         arches: Array.isArray(arches) ? arches.map(String) : null,
+        devel: isDevelBuild(b),
       };
     });
   } catch (err) {
@@ -106,15 +107,24 @@ function builtFor(m: ResolvedModule, arch: string): boolean {
  * whitelist), one package repository for all of them.
  */
 async function modulePool(session: KojiSession, modules: readonly ResolvedModule[], compose: ComposeRow) {
-  const arches = poolArches(compose);
+  const poolArchSet = new Set(poolArches(compose));
+  const modulemds = new Map<string, string>();
   const byRpm = new Map<number, { entry: RpmWithSignatures<KojiTaggedRpm>; modules: string[] }>();
   for (const m of modules) {
     const nsvc = nsvcOf(m);
     if (!m.kojiTag) throw new ComposeError(`Module ${nsvc} has no Koji tag`);
-    const wanted = new Set(modulemdArtifacts(m.modulemd));
-    const listed = await askKoji(`listing of module tag ${m.kojiTag}`, () => session.koji.listTaggedRPMS(m.kojiTag!, { rpmsigs: true, arch: arches }));
-    const found = groupSignatureRows(listed.rpms, listed.builds).filter((e) => wanted.has(artifactNevra(e.rpm)));
-    session.log.info(`Module ${nsvc}: ${found.length} RPMs of ${arches.join(', ')} from Koji tag ${m.kojiTag}`);
+    const artifacts = new Set(modulemdArtifacts(m.modulemd));
+    const listed = await askKoji(`listing of module tag ${m.kojiTag}`, () => session.koji.listTaggedRPMS(m.kojiTag!, { rpmsigs: true }));
+    const all = groupSignatureRows(listed.rpms, listed.builds);
+    if (m.devel) {
+      // MBS's -devel module holds what the module filters out of its components' RPMs.
+      const devel = all.map((e) => artifactNevra(e.rpm)).filter((n) => !artifacts.has(n));
+      modulemds.set(nsvc, withArtifacts(m.modulemd, devel.sort()));
+      artifacts.clear();
+      for (const n of devel) artifacts.add(n);
+    }
+    const found = all.filter((e) => artifacts.has(artifactNevra(e.rpm)) && poolArchSet.has(e.rpm.arch));
+    session.log.info(`Module ${nsvc}: ${found.length} RPMs of ${[...poolArchSet].join(', ')} from Koji tag ${m.kojiTag}`);
     for (const entry of found) {
       const seen = byRpm.get(entry.rpm.id);
       if (seen) seen.modules.push(nsvc);
@@ -128,5 +138,5 @@ async function modulePool(session: KojiSession, modules: readonly ResolvedModule
   });
   const modulesOf = new Map([...byRpm.values()].map((v) => [artifactNevra(v.entry.rpm), v.modules]));
   const list: ModulePackage[] = repo.packages.map((pkg) => ({ pkg, modules: modulesOf.get(artifactNevra(pkg)) ?? [] }));
-  return { repo, list };
+  return { repo, list, modulemds };
 }

@@ -184,6 +184,29 @@ describe('module compose options and failures', () => {
     expect(row.source).toBe(MODAPP_DONE);
   });
 
+  it('a -devel module is its MBS build relabelled, holding the RPMs the module filters out', async () => {
+    const row = await compose({ source: { type: 'module', source: 'modapp-devel:1' } });
+    expect(row.state_reason).toBe('Compose is generated successfully');
+    const devel = MODAPP_V2.map((n) => n.replace('modapp:', 'modapp-devel:'));
+    // The -devel module requires the module itself, which requires modlib.
+    expect(row.source).toBe([...devel, ...MODAPP_V2, MODLIB].join(' '));
+    expect(await rpmsInCompose(row)).toEqual([
+      'modapp-0:1.1-1.module_f30+3+aaaa0001.noarch',
+      'modapp-0:1.1-1.module_f30+4+cccc0003.noarch',
+      'modapp-tests-0:1.1-1.module_f30+3+aaaa0001.noarch',
+      'modapp-tests-0:1.1-1.module_f30+4+cccc0003.noarch',
+      'modlib-0:2.0-1.module_f30+2+bbbb0002.x86_64',
+    ]);
+    const yaml = (await modulesYamlOf(row))!;
+    expect(yaml).toMatch(/^ {2}name: modapp-devel$/m);
+    const out = await dnf(row, 'devel', ['module', 'list']);
+    expect(out).toMatch(/^modapp-devel\s+1\b/m);
+    await dnf(row, 'devel', ['module', 'enable', 'modapp-devel:1']);
+    await dnf(row, 'devel', ['install', 'modapp-tests']);
+    const { stdout } = await run('rpm', ['--root', path.join(work, 'devel', 'root'), '-q', 'modapp-tests', 'modapp']);
+    expect(stdout.trim().split('\n')).toHaveLength(2);
+  }, 180_000);
+
   it('an unknown module fails with ODCS message', async () => {
     const row = await compose({ source: { type: 'module', source: 'nosuch:1' } });
     expect(row.state).toBe(STATES.failed);

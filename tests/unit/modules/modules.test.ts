@@ -5,7 +5,17 @@
  */
 import { parseAllDocuments } from 'yaml';
 import type { MbsModuleBuild } from '../../../backend/mbs/client';
-import { archModulemd, artifactNevra, modulemdArtifacts, modulemdIdentity, moduleArches, modulesYaml, parseArtifactNevra } from '../../../backend/modules/modulemd';
+import {
+  archModulemd,
+  artifactNevra,
+  develModulemd,
+  modulemdArtifacts,
+  modulemdIdentity,
+  moduleArches,
+  modulesYaml,
+  parseArtifactNevra,
+  withArtifacts,
+} from '../../../backend/modules/modulemd';
 import { filterInherited, latestModuleBuilds, moduleFromKojiBuild } from '../../../backend/modules/resolve-koji';
 import {
   dependencyBaseRange,
@@ -122,6 +132,27 @@ describe('per-arch modulemd', () => {
     const yaml = modulesYaml([MODULEMD, MODULEMD], 'i386', moduleArches('i386', false));
     expect(yaml.match(/^---$/gm)).toHaveLength(2);
     expect(yaml).toMatch(/^ {2}arch: i686$/m);
+  });
+});
+
+describe('-devel modules', () => {
+  it('renames the module, requires it at runtime, drops API and profiles', () => {
+    const withApi = MODULEMD.replace('  artifacts:', '  api:\n    rpms: [perl]\n  profiles:\n    default:\n      rpms: [perl]\n  artifacts:');
+    const devel = parseAllDocuments(develModulemd(withApi), { intAsBigInt: true })[0]!.toJS().data;
+    expect(devel.name).toBe('perl-devel');
+    expect(devel.version).toBe(8020020200601000000n);
+    expect(devel.dependencies[0].requires).toMatchObject({ platform: ['el8'], perl: ['5.30'] });
+    expect(devel.api).toBeUndefined();
+    expect(devel.profiles).toBeUndefined();
+    expect(devel.artifacts.rpms).toHaveLength(5);
+  });
+
+  it('replaces the artifacts', () => {
+    expect(modulemdArtifacts(withArtifacts(MODULEMD, ['perl-tests-4:5.30.1-452.module_el8+1+eeee0005.x86_64']))).toEqual([
+      'perl-tests-4:5.30.1-452.module_el8+1+eeee0005.x86_64',
+    ]);
+    expect(modulemdArtifacts(withArtifacts(MODULEMD, []))).toEqual([]);
+    expect(withArtifacts(MODULEMD, [])).not.toContain('rpm-map');
   });
 });
 
