@@ -150,6 +150,11 @@ describe('a module compose through MBS, end to end', () => {
     expect(stdout).toMatch(/^modlib-2\.0-1\.module_f30\+2\+bbbb0002\.x86_64$/m);
   }, 180_000);
 
+  it('is reused by an identical request that resolves to the same modules (§5.9, koji_event null on both)', async () => {
+    const again = await compose({ source: { type: 'module', source: 'modapp:1' } });
+    expect(again).toMatchObject({ state: STATES.done, reused_id: row.id, source: row.source });
+  });
+
   it('asked MBS as ODCS does (ready state, verbose, newest version first)', () => {
     const asked = mbs.requests.map((r) => new URL(`http://x${r}`)).find((u) => u.searchParams.get('nsvc') === 'modapp:1');
     expect(asked?.searchParams.getAll('state')).toEqual(['5']);
