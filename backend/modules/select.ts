@@ -24,6 +24,11 @@ export interface ModuleSelectionRequest {
   arches: readonly string[];
   /** Compose arches whose multilib arches (i686 on x86_64, …) are included too. */
   multilibArches?: readonly string[];
+  /**
+   * Whether a module (N:S:V:C) is in the compose on a compose arch: Pungi leaves a module out
+   * of an arch it was not built for, noarch RPMs included. Default: everywhere.
+   */
+  moduleOnArch?: (module: string, arch: string) => boolean;
 }
 
 export function selectModulePackages(request: ModuleSelectionRequest): DepsolveResult {
@@ -35,6 +40,7 @@ export function selectModulePackages(request: ModuleSelectionRequest): DepsolveR
     const packages: SelectedPackage[] = [];
     for (const { pkg, modules } of request.packages) {
       if (!set.native.has(pkg.arch) && !set.multilib.has(pkg.arch)) continue;
+      if (request.moduleOnArch && !modules.some((m) => request.moduleOnArch!(m, arch))) continue;
       const selected: SelectedPackage = { package: pkg, reason: { kind: 'requested', pattern: `module ${modules.join(', ')}` } };
       packages.push(selected);
       if (!seen.has(pkg)) {

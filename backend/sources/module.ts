@@ -50,6 +50,10 @@ export const moduleSource: SourceHandler = {
       packages: packages.list,
       arches: compose.arches,
       multilibArches: compose.multilib_arches,
+      moduleOnArch: (nsvc, arch) => {
+        const m = included.find((x) => nsvcOf(x) === nsvc);
+        return m === undefined || builtFor(m, arch);
+      },
     });
     return { repos: [packages.repo], lookaside: [], extras: { source }, selection, modulemd };
   },

@@ -247,4 +247,15 @@ describe('what a module compose holds', () => {
     expect(multilib.packages).toHaveLength(5);
     expect(multilib.arches[0]!.packages[0]!.reason).toEqual({ kind: 'requested', pattern: 'module m:1:1:c' });
   });
+
+  it('leaves a module out of an arch it was not built for, its noarch RPMs too', () => {
+    const shared = pkg('doc', 'noarch');
+    const only = pkg('tool', 'noarch');
+    const packages = [
+      { pkg: shared, modules: ['x86:1:1:c', 'both:1:1:c'] },
+      { pkg: only, modules: ['x86:1:1:c'] },
+    ];
+    const result = selectModulePackages({ packages, arches: ['x86_64', 'aarch64'], moduleOnArch: (m, arch) => m.startsWith('both') || arch === 'x86_64' });
+    expect(result.arches.map((a) => a.packages.map((p) => p.package.name))).toEqual([['doc', 'tool'], ['doc']]);
+  });
 });
