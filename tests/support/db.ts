@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { Database } from '../../common/db/database';
-import { ADMIN_DATABASE_URL, databaseUrl, TEMPLATE_DATABASE } from './env';
+import { ADMIN_DATABASE_URL, databaseUrl, templateDatabase } from './env';
 
 async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: ADMIN_DATABASE_URL });
@@ -23,7 +23,7 @@ export interface TestDatabase {
 /** A fresh database of this test file: migrated (a copy of the template) unless `empty`. */
 export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
   const name = `odcs_t_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(options.empty ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`));
+  await admin((c) => c.query(options.empty ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${templateDatabase()}`));
   return {
     name,
     url: databaseUrl(name),
