@@ -13,7 +13,7 @@ import { buildKojiFixtures } from '../fixtures/build-koji-rpms';
 import { buildFixtureRepos, type FixtureRepos } from '../fixtures/build-repos';
 import { KojiHubDouble } from '../servers/koji-hub';
 import { createSigningKey, removeSigningKey, rpmFileSigkey, type TestSigningKey } from '../servers/signing';
-import { composeDir, composeRpms, dnfInstallFromRepofile, requestCompose, rpmsInCompose } from '../support/compose-e2e';
+import { composeDir, composeFinished, composeRpms, dnfInstallFromRepofile, requestCompose, rpmsInCompose } from '../support/compose-e2e';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let hub: KojiHubDouble;
@@ -277,6 +277,19 @@ describe('when the tag moves on', () => {
     expect(moved.koji_event!).toBeGreaterThan(first.koji_event!);
     expect(moved.koji_event).toBe(hub.lastEventId);
     expect(await rpmsInCompose(t, moved)).toEqual(['kojilib-2:1.0-1.x86_64', 'kojitool-0:1.0-1.x86_64', 'kojitool-doc-0:1.0-1.noarch', 'shell-lite-0:1.0-1.noarch']);
+
+    // Removed and renewed after the tag moved on, the first compose comes back with its own
+    // package versions, not the tag's of today (§1.7).
+    const firstRpms = await rpmsInCompose(t, first);
+    expect(firstRpms).toContain('kojitool-0:2.0-1.x86_64');
+    for (const row of [pinnedLater, first]) expect((await request(t.app).delete(`/api/1/composes/${row.id}`)).status).toBe(202);
+    expect((await t.beat.runOnce(new Date(Date.now() + 1000))).removed.sort()).toEqual([first.id, pinnedLater.id].sort());
+    const renewed = await request(t.app).patch(`/api/1/composes/${first.id}`).send({});
+    expect(renewed.status).toBe(200);
+    const copy = await composeFinished(t, renewed.body.id as number);
+    ok(copy);
+    expect(copy.koji_event).toBe(first.koji_event);
+    expect(await rpmsInCompose(t, copy)).toEqual(firstRpms);
   }, 120000);
 
   it('a change in a parent tag counts too', async () => {

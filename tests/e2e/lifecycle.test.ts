@@ -14,6 +14,7 @@ import request from 'supertest';
 import type { ComposeRow } from '../../common/db/entities';
 import { STATES } from '../../common/enums';
 import { buildFixtureRepos, type FixtureRepos } from '../fixtures/build-repos';
+import { composeFinished } from '../support/compose-e2e';
 import { newCompose } from '../support/composes';
 import { eventually } from '../support/listener';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -55,16 +56,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function finished(id: number): Promise<ComposeRow> {
-  return eventually(
-    async () => {
-      const row = await t.s.store.get(id);
-      return row && (row.state === STATES.done || row.state === STATES.failed) ? row : undefined;
-    },
-    60000,
-    `compose ${id} to finish`,
-  );
-}
+const finished = (id: number): Promise<ComposeRow> => composeFinished(t, id);
 
 async function post(body: Record<string, unknown>): Promise<number> {
   const res = await request(t.app).post('/api/1/composes/').send(body);

@@ -18,13 +18,18 @@ const run = promisify(execFile);
 export async function requestCompose(t: TestStack, body: Record<string, unknown>, timeoutMs = 60000): Promise<ComposeRow> {
   const res = await request(t.app).post('/api/1/composes/').send(body);
   if (res.status !== 200) throw new Error(`POST answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return composeFinished(t, res.body.id as number, timeoutMs);
+}
+
+/** Waits until compose `id` is done or failed. */
+export function composeFinished(t: TestStack, id: number, timeoutMs = 60000): Promise<ComposeRow> {
   return eventually(
     async () => {
-      const row = await t.s.store.get(res.body.id);
+      const row = await t.s.store.get(id);
       return row && (row.state === STATES.done || row.state === STATES.failed) ? row : undefined;
     },
     timeoutMs,
-    `compose ${res.body.id} to finish`,
+    `compose ${id} to finish`,
   );
 }
 
