@@ -136,7 +136,7 @@ export class Worker {
     try {
       let outcome: { state: typeof STATES.done | typeof STATES.failed; reason: string; extras: BuildResult };
       try {
-        const extras = await this.deps.build(compose, controller.signal, this.hooksFor(compose));
+        const extras = await this.deps.build(compose, controller.signal, this.hooksFor(compose, controller.signal));
         if (extras.settled) {
           this.deps.outboxWritten?.();
           log.info({ compose: compose.id, reused: extras.reused_id }, 'compose reuses another');
@@ -159,34 +159,50 @@ export class Worker {
     }
   }
 
-  private hooksFor(compose: ComposeRow): BuildHooks {
+  /** The database steps of a build; each waits while the database is away (a restart must not fail the compose). */
+  private hooksFor(compose: ComposeRow, signal: AbortSignal): BuildHooks {
     const { store } = this.deps;
+    const step = <T>(what: string, fn: () => Promise<T>): Promise<T> => this.untilDatabaseAnswers(compose.id, what, fn, signal);
     return {
-      resolved: async (extras) => {
-        if (!(await store.markGenerating(compose.id, this.name, extras))) throw new Error('the compose is no longer assigned to this worker');
-      },
-      reuseCandidates: (resolved, sameEvent) => store.reuseCandidates(resolved, sameEvent),
-      reuse: (candidate, extras) => store.reuse(compose.id, this.name, candidate, this.clock(), extras),
-      pinnedNevras: async () => (compose.renewed_from === null ? undefined : store.resolvedNevras(compose.renewed_from)),
+      resolved: (extras) =>
+        step('cannot record the resolved source', async () => {
+          if (!(await store.markGenerating(compose.id, this.name, extras))) throw new Error('the compose is no longer assigned to this worker');
+        }),
+      reuseCandidates: (resolved, sameEvent) => step('cannot look for a compose to reuse', () => store.reuseCandidates(resolved, sameEvent)),
+      reuse: (candidate, extras) => step('cannot record the reuse', () => store.reuse(compose.id, this.name, candidate, this.clock(), extras)),
+      pinnedNevras: () =>
+        step('cannot read the package versions to repeat', async () =>
+          compose.renewed_from === null ? undefined : store.resolvedNevras(compose.renewed_from),
+        ),
     };
   }
 
   /** Records the final state, retrying while the database is away: the message stays unacked meanwhile. */
   private async finish(id: number, state: typeof STATES.done | typeof STATES.failed, reason: string, result: BuildResult): Promise<void> {
     const { nevras, settled: _settled, ...extras } = result;
+    const row = await this.untilDatabaseAnswers(id, 'cannot record result', () =>
+      this.deps.store.finish(id, this.name, state, reason, this.clock(), extras, nevras),
+    );
+    if (row) {
+      this.deps.outboxWritten?.();
+      this.deps.log.info({ compose: id, state: row.state }, 'compose finished');
+    } else {
+      this.deps.log.warn({ compose: id }, 'compose is no longer ours (cancelled, failed or taken over); result dropped');
+    }
+  }
+
+  /**
+   * Runs a database step of compose `id` again and again while the database cannot be reached
+   * (restart, failover): that delays a compose, it must not fail it. Other errors, a stopping
+   * worker or an abandoned compose end the wait.
+   */
+  private async untilDatabaseAnswers<T>(id: number, what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const row = await this.deps.store.finish(id, this.name, state, reason, this.clock(), extras, nevras);
-        if (row) {
-          this.deps.outboxWritten?.();
-          this.deps.log.info({ compose: id, state: row.state }, 'compose finished');
-        } else {
-          this.deps.log.warn({ compose: id }, 'compose is no longer ours (cancelled, failed or taken over); result dropped');
-        }
-        return;
+        return await fn();
       } catch (err) {
-        if (!isDatabaseUnavailable(err) || this.stopping) throw err;
-        if (attempt === 0) this.deps.log.warn({ compose: id, err: (err as Error).message }, 'cannot record result; retrying');
+        if (!isDatabaseUnavailable(err) || this.stopping || signal?.aborted) throw err;
+        if (attempt === 0) this.deps.log.warn({ compose: id, err: (err as Error).message }, `${what}; retrying`);
         await sleep(Math.min(10000, RETRY_DELAY_MS * 2 ** Math.min(attempt, 4)));
       }
     }

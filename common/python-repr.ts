@@ -3,14 +3,26 @@
  * printed it (reference Appendix A), and clients match on those messages.
  */
 export function pyRepr(value: unknown): string {
+  return repr(value, 0);
+}
+
+/**
+ * Containers nested deeper than this print as `[...]` / `{...}`. A request can nest as deep as
+ * JSON.parse allows (hundreds of thousands of levels), which would overflow the stack here;
+ * CPython's repr() would fail too (RecursionError, a 500 in ODCS). No message needs more.
+ */
+export const MAX_REPR_DEPTH = 32;
+
+function repr(value: unknown, depth: number): string {
   if (value === null || value === undefined) return 'None';
   if (value === true) return 'True';
   if (value === false) return 'False';
   if (typeof value === 'number') return pyNumber(value);
   if (typeof value === 'string') return pyString(value);
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
+  if (Array.isArray(value)) return depth >= MAX_REPR_DEPTH ? '[...]' : `[${value.map((v) => repr(v, depth + 1)).join(', ')}]`;
   if (typeof value === 'object') {
-    const items = Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pyString(k)}: ${pyRepr(v)}`);
+    if (depth >= MAX_REPR_DEPTH) return '{...}';
+    const items = Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pyString(k)}: ${repr(v, depth + 1)}`);
     return `{${items.join(', ')}}`;
   }
   return String(value);

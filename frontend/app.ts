@@ -81,6 +81,10 @@ export function createApp(ctx: FrontendContext): express.Express {
     } else if (isDatabaseUnavailable(err)) {
       error = new ServiceUnavailable('The database is unavailable at the moment; try again later.');
       ctx.log.warn({ err: (err as Error).message, path: req.path }, 'database unavailable');
+    } else if (err instanceof URIError) {
+      // The router could not percent-decode the path (`%ZZ`, a cut UTF-8 sequence): such a path
+      // names nothing, and Werkzeug answers it 404 in ODCS.
+      error = new ApiError(404, NOT_FOUND_MESSAGE);
     } else if (isBodyParserError(err)) {
       error = new ApiError(err.status, err.message);
     } else {

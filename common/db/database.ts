@@ -89,12 +89,21 @@ export class Database implements Queryable {
   private async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    // pg-pool listens for errors only on idle clients. A connection the server ends while we
+    // hold it between statements (a restart, sessions terminated) emits 'error' with nobody
+    // listening, which would crash the process; note it instead: the next statement on it
+    // fails as "not queryable", and the connection is not given back.
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       return await fn(client);
     } catch (err) {
-      broken = isDatabaseUnavailable(err);
+      broken ||= isDatabaseUnavailable(err);
       throw err;
     } finally {
+      client.off('error', onError);
       // A connection that failed at the transport level is not given back to the pool.
       client.release(broken);
     }

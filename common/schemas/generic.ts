@@ -9,6 +9,10 @@ export const ALLOWED_CHARS = [' ', '-', '/', '_', '.', ':', '#', '+', '?', '$', 
 const ALLOWED_STRING = /^[\p{L}\p{N} \-/_.:#+?$~]*$/u;
 const ALLOWED_CHARS_MESSAGE = `Only alphanumerical characters and [${ALLOWED_CHARS.map((c) => `'${c}'`).join(', ')}] characters are allowed in ODCS input variables`;
 
+/** A NUL character or half a surrogate pair: PostgreSQL text cannot store either. */
+const UNSTORABLE = /[\u0000\p{Cs}]/u;
+const UNSTORABLE_MESSAGE = 'Package names must not contain NUL characters or unpaired surrogates';
+
 /** Nothing legitimate nests deeper than source -> list -> value; this bounds hostile input. */
 const MAX_DEPTH = 16;
 
@@ -47,8 +51,12 @@ function visit(container: unknown, level: number, lastKey: string | undefined): 
     } else if (Array.isArray(value)) {
       visit(value, level + 1, key);
     } else if (typeof value === 'string') {
-      // Package names end up in comps-like data, not in configuration, so ODCS lets them be.
-      if (lastKey === 'packages' && Array.isArray(container)) continue;
+      // Package names end up in comps-like data, not in configuration, so ODCS lets them be;
+      // except what no text column can hold (ODCS answers those with a 500 from the database).
+      if (lastKey === 'packages' && Array.isArray(container)) {
+        if (UNSTORABLE.test(value)) throw new BadRequest(UNSTORABLE_MESSAGE);
+        continue;
+      }
       if (!ALLOWED_STRING.test(value)) throw new BadRequest(ALLOWED_CHARS_MESSAGE);
     } else if (typeof value === 'number' || typeof value === 'boolean') {
       continue;

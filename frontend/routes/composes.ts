@@ -50,6 +50,8 @@ function listFilters(req: Request): ListFilters {
   const filters: ListFilters = {};
   const str = (k: string): string | undefined => {
     const v = queryValue(req, k);
+    // PostgreSQL text cannot hold NUL, so comparing with it fails (a 500 in ODCS).
+    if (v?.includes('\u0000')) throw new BadRequest(`${k} must not contain NUL characters`);
     return v === undefined || v === '' ? undefined : v;
   };
   for (const key of ['owner', 'source', 'pungi_compose_id', 'compose_type', 'label'] as const) {

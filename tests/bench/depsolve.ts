@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import { depsolve } from '../../backend/rpm/depsolve';
 import { readRepository } from '../../backend/rpm/repodata';
 import { writeRepodata, xmlEscape } from '../fixtures/repodata-writer';
+import { prng } from '../support/prng';
 
 import { type BenchRow, formatTable } from './report';
 
@@ -241,17 +242,6 @@ async function syntheticRepo(): Promise<string> {
   return dir;
 }
 
-/** Small deterministic PRNG (mulberry32) so every run benchmarks the same repository. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LANGS = (
   'af ar as ast be bg bn bs ca cs cy da de el en_GB eo es et eu fa fi fr ga gl gu he hi hr hu id is it ja ' +

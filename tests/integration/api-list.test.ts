@@ -4,6 +4,7 @@ import { VERSION } from '../../common/version';
 import { createApp } from '../../frontend/app';
 import { startTestStack, type TestStack } from '../support/stack';
 import { newCompose } from '../support/composes';
+import { prng } from '../support/prng';
 
 /**
  * GET /api/1/composes/ (reference §1.3): every filter, every order_by key, pagination and its
@@ -16,17 +17,6 @@ const TOTAL = 300;
 const POSTED = 36;
 const HOST = 'odcs.localhost';
 
-/** A small deterministic PRNG, so the data set is the same on every run. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const OWNERS = ['alice', 'bob', 'carol', 'dave'];
 const SOURCES = ['f30-build', 'f31-build', 'f30-build f30-override', 'rawhide'];

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { AmqpBroker } from '../../common/broker/amqp-broker';
+import { silentLogger } from '../../common/log';
 import { freePort, ROOT, ServiceProcess, serviceEnv } from './processes';
 import { uniqueName } from './stack';
 
@@ -72,15 +74,26 @@ export class ProcessStack {
     return p;
   }
 
+  /** Stops the process of `role` for good (it no longer counts as crashed). */
+  async halt(role: Role): Promise<number | null | undefined> {
+    const p = this.procs.get(role);
+    this.procs.delete(role);
+    return p?.stop();
+  }
+
   /** Roles whose process has exited although nobody stopped it. */
   crashed(): Role[] {
     return [...this.procs].filter(([, p]) => p.child.exitCode !== null || p.child.signalCode !== null).map(([r]) => r);
   }
 
-  /** Stops every process (SIGTERM); returns their exit codes by role. */
+  /** Stops every process (SIGTERM), deletes the work queue; returns the exit codes by role. */
   async stop(): Promise<Partial<Record<Role, number | null>>> {
     const codes: Partial<Record<Role, number | null>> = {};
     await Promise.all([...this.procs].map(async ([role, p]) => (codes[role] = await p.stop())));
+    // The queue is durable: left on a shared broker it would outlive the test with its messages.
+    const broker = new AmqpBroker(this.env.AMQP_URL ?? '', silentLogger(), { connectTimeoutMs: 2000 });
+    await broker.deleteQueue(this.env.ODCS_WORK_QUEUE ?? '').catch(() => undefined);
+    await broker.close();
     rmSync(this.dir, { recursive: true, force: true });
     return codes;
   }

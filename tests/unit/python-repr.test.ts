@@ -1,4 +1,4 @@
-import { pyRepr } from '../../common/python-repr';
+import { MAX_REPR_DEPTH, pyRepr } from '../../common/python-repr';
 
 /**
  * pyRepr must print a decoded JSON value exactly as CPython 3's repr() prints the value
@@ -79,5 +79,13 @@ describe('pyRepr', () => {
   it('prints what ODCS quotes in its 400 messages for a body decoded from JSON', () => {
     const body = JSON.parse('{"source": "f30", "arches": ["x86_64"], "seconds-to-live": "abc", "x": 1.5}');
     expect(pyRepr(body)).toBe("{'source': 'f30', 'arches': ['x86_64'], 'seconds-to-live': 'abc', 'x': 1.5}");
+  });
+
+  it('prints containers nested beyond MAX_REPR_DEPTH as [...] and {...}, however deep the input', () => {
+    // Found by the fuzz test: a body of 100,000 nested lists overflowed the stack (a 500).
+    const deep = JSON.parse(`${'['.repeat(100000)}${']'.repeat(100000)}`) as unknown;
+    expect(pyRepr(deep)).toBe(`${'['.repeat(MAX_REPR_DEPTH)}[...]${']'.repeat(MAX_REPR_DEPTH)}`);
+    const deepObject = JSON.parse(`${'{"a": '.repeat(50)}1${'}'.repeat(50)}`) as unknown;
+    expect(pyRepr(deepObject)).toBe(`${"{'a': ".repeat(MAX_REPR_DEPTH)}{...}${'}'.repeat(MAX_REPR_DEPTH)}`);
   });
 });

@@ -1,0 +1,191 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Database } from '../../common/db/database';
+import { SOURCE_TYPES, STATES } from '../../common/enums';
+import { buildFixtureRepos, type FixtureRepos } from '../fixtures/build-repos';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { AMQP_URL } from '../support/env';
+import { type HostileCase, type HostileContext, hostileCase } from '../support/hostile-bodies';
+import { eventually } from '../support/listener';
+import { buildDist } from '../support/processes';
+import { type Answer, exchange, odcsErrorProblem, postJson, ProcessStack } from '../support/process-stack';
+
+/**
+ * Crash safety (issue 4): 10,000 generated hostile bodies (wrong types, huge strings, deep
+ * nesting, path traversal, URLs to other hosts, shell metacharacters, Unicode, broken JSON and
+ * UTF-8) sent to POST and PATCH of the real odcs-frontend process. None may get a 5xx; every
+ * 4xx is ODCS's JSON error; the composes table grows by exactly the composes the 200 answers
+ * name; the service is healthy afterwards. The cases come from a seeded PRNG
+ * (tests/support/hostile-bodies.ts): a failure names its seed and case number to replay it
+ * (ODCS_FUZZ_SEED picks another seed).
+ */
+
+const SEED = Number(process.env.ODCS_FUZZ_SEED ?? 0x0dc5f022);
+const BODIES = 10000;
+const CONCURRENCY = 8;
+
+let fixtures: FixtureRepos;
+let db: TestDatabase;
+let conn: Database;
+let stack: ProcessStack;
+let privateDir: string;
+let ctx: HostileContext;
+
+beforeAll(async () => {
+  buildDist();
+  fixtures = await buildFixtureRepos();
+  db = await createTestDatabase();
+  conn = await Database.connect({ url: db.url, poolSize: 2 });
+  privateDir = mkdtempSync(path.join(tmpdir(), 'odcs-fuzz-private-'));
+  stack = await ProcessStack.start({
+    databaseUrl: db.url,
+    amqpUrl: AMQP_URL,
+    roles: ['frontend', 'backend'],
+    repoRoots: [fixtures.dir],
+    env: {
+      // Every source type and every kind of location a request may name, so that hostile values
+      // reach every check there is.
+      ODCS_ALLOWED_SOURCE_TYPES: 'tag module build repo pulp raw_config',
+      ODCS_ALLOWED_REPO_HOSTS: 'mirror.example.org',
+      ODCS_EXTRA_TARGET_DIRS: JSON.stringify({ 'releng-private': privateDir }),
+      ODCS_RAW_CONFIG_URLS: JSON.stringify({ pungi_cfg: { url: 'https://pagure.io/pungi-fedora.git', config_filename: 'odcs.conf' } }),
+    },
+  });
+
+  // Composes for PATCH to renew: two done, one failed; built for real, then the backend stops
+  // so that what the fuzz run creates stays a row and costs no compose.
+  const requests = [
+    { source: { type: 'repo', source: fixtures.main, packages: ['app'] }, lookaside_repos: [fixtures.lookaside] },
+    { source: { type: 'repo', source: fixtures.main, packages: ['toolx'] }, lookaside_repos: [fixtures.lookaside], label: 'Beta-1' },
+    { source: { type: 'repo', source: fixtures.main, packages: ['no-such-package'] } },
+  ];
+  const ids: number[] = [];
+  for (const body of requests) {
+    const a = await postJson(`${stack.api}/api/1/composes/`, body);
+    expect(a.status).toBe(200);
+    ids.push((a.body as { id: number }).id);
+  }
+  const states = await eventually(
+    async () => {
+      const rows = await conn.query<{ state: number }>(`SELECT state FROM composes WHERE id = ANY($1::int[]) ORDER BY id`, [ids]);
+      return rows.every((r) => r.state === STATES.done || r.state === STATES.failed) ? rows.map((r) => r.state) : undefined;
+    },
+    60000,
+    'the composes to renew to finish',
+  );
+  expect(states).toEqual([STATES.done, STATES.done, STATES.failed]);
+  await stack.halt('backend');
+  ctx = {
+    repo: fixtures.main,
+    lookaside: fixtures.lookaside,
+    renewable: ids,
+    rawConfigName: 'pungi_cfg',
+    extraTargetDir: 'releng-private',
+    allowedHost: 'mirror.example.org',
+  };
+}, 240000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await conn?.close();
+  await db?.drop();
+  if (privateDir) rmSync(privateDir, { recursive: true, force: true });
+});
+
+function send(c: HostileCase, api: string): Promise<Answer> {
+  return exchange(`${api}${c.path}`, { method: c.method, headers: c.contentType ? { 'Content-Type': c.contentType } : {}, body: c.body });
+}
+
+const excerpt = (b: string | Buffer): string => (typeof b === 'string' ? b : b.toString('latin1')).slice(0, 160);
+
+it(`answers ${BODIES} hostile POST and PATCH bodies without a 5xx, creating rows only for the accepted ones`, async () => {
+  const [{ before }] = await conn.query<{ before: number }>(`SELECT coalesce(max(id), 0)::int AS before FROM composes`);
+  const failures: Array<Record<string, unknown>> = [];
+  const statuses = new Map<string, number>();
+  const kinds = new Map<string, number>();
+  const families = new Map<string, number>();
+  const created = new Set<number>();
+  let accepted = 0;
+  let next = 0;
+  const started = Date.now();
+
+  const runOne = async (c: HostileCase): Promise<void> => {
+    kinds.set(c.kind, (kinds.get(c.kind) ?? 0) + 1);
+    for (const f of c.families) families.set(f, (families.get(f) ?? 0) + 1);
+    let a: Answer;
+    try {
+      a = await send(c, stack.api);
+    } catch (err) {
+      failures.push({ n: c.n, method: c.method, path: c.path, kind: c.kind, body: excerpt(c.body), error: (err as Error).message });
+      return;
+    }
+    const key = `${c.method} ${a.status}`;
+    statuses.set(key, (statuses.get(key) ?? 0) + 1);
+    const fail = (problem: string): void => {
+      failures.push({ n: c.n, method: c.method, path: c.path, kind: c.kind, body: excerpt(c.body), status: a.status, problem, answer: a.text.slice(0, 300) });
+    };
+    if (a.status === 200) {
+      const id = (a.body as { id?: unknown } | undefined)?.id;
+      if (typeof id !== 'number') return fail('200 without a compose id');
+      accepted += 1;
+      if (id > before) created.add(id);
+    } else if (a.status >= 400 && a.status < 500) {
+      const problem = odcsErrorProblem(a);
+      if (problem) fail(`not ODCS's error shape: ${problem}`);
+    } else {
+      fail('neither 200 nor 4xx');
+    }
+  };
+
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < BODIES) await runOne(hostileCase(SEED, next++, ctx));
+    }),
+  );
+  const seconds = (Date.now() - started) / 1000;
+
+  expect({ seed: SEED, failures: failures.length, first: failures.slice(0, 10) }).toEqual({ seed: SEED, failures: 0, first: [] });
+
+  // No row but those of the accepted requests: the table grew by exactly the composes they name.
+  const rows = await conn.query<{ id: number; source_type: number; source: string; lookaside_repos: string[]; target_dir: string | null }>(
+    `SELECT id, source_type, source, lookaside_repos, target_dir FROM composes WHERE id > $1 ORDER BY id`,
+    [before],
+  );
+  expect(rows.map((r) => r.id)).toEqual([...created].sort((a, b) => a - b));
+  // And what was accepted points nowhere it may not: repositories under the allowed root or on
+  // the allowed host, the default or the configured extra target dir.
+  const allowedLocation = (l: string): boolean =>
+    /^https?:\/\//i.test(l) ? new URL(l).host === 'mirror.example.org' : path.resolve(l.replace(/^file:\/\//i, '')).startsWith(`${fixtures.dir}/`);
+  const stray = rows.filter(
+    (r) =>
+      (r.source_type === SOURCE_TYPES.repo && !r.source.split(' ').every(allowedLocation)) ||
+      !r.lookaside_repos.every((l) => allowedLocation(l.split('$basearch').join('x86_64'))) ||
+      (r.target_dir !== null && r.target_dir !== privateDir),
+  );
+  expect(stray).toEqual([]);
+
+  // Still healthy: the process is up, answers, and still creates composes.
+  expect(stack.crashed()).toEqual([]);
+  const about = await exchange(`${stack.api}/api/1/about/`);
+  expect(about.status).toBe(200);
+  const valid = await postJson(`${stack.api}/api/1/composes/`, { source: { type: 'repo', source: fixtures.main, packages: ['app'] } });
+  expect(valid.status).toBe(200);
+  const unhandled = (stack.procs.get('frontend')?.output ?? '').split('\n').filter((l) => l.includes('"level":50') || l.includes('"level":60'));
+  expect(unhandled).toEqual([]);
+
+  const figures = {
+    seed: SEED,
+    bodiesTried: BODIES,
+    posts: [...statuses].filter(([k]) => k.startsWith('POST')).reduce((n, [, v]) => n + v, 0),
+    patches: [...statuses].filter(([k]) => k.startsWith('PATCH')).reduce((n, [, v]) => n + v, 0),
+    answers: Object.fromEntries([...statuses].sort()),
+    accepted,
+    rowsCreated: rows.length,
+    fiveHundreds: 0,
+    seconds: Number(seconds.toFixed(1)),
+    bodiesWith: Object.fromEntries([...families].sort((a, b) => b[1] - a[1])),
+    mutations: Object.fromEntries([...kinds].sort((a, b) => b[1] - a[1])),
+  };
+  console.log(`fuzz figures: ${JSON.stringify(figures)}`);
+}, 600000);
