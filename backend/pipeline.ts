@@ -16,6 +16,7 @@ import { repoFile } from './repo/repofile';
 import { DepsolveError, type DepsolveResult, depsolve, describeReason, type MultilibMethod } from './rpm/depsolve';
 import { nevra, type RpmPackage } from './rpm/model';
 import { SOURCE_HANDLERS } from './sources';
+import { exactSelection } from './sources/exact-selection';
 import type { PackageRepo, ResolvedSource, SourceContext, SourceHandler } from './sources/types';
 import { MetadataCache } from './store/metadata-cache';
 import { PackageStore, type Placement } from './store/package-store';
@@ -202,26 +203,12 @@ async function tryReuse(
  * from today's pool; what the pool no longer has fails the compose by name.
  */
 function pinnedSolution(compose: ComposeRow, resolved: ResolvedSource, pinned: ResolvedNevras): DepsolveResult {
-  const byNevra = new Map<string, RpmPackage>();
-  for (const repo of resolved.repos) for (const pkg of repo.packages) if (!byNevra.has(productmdNevra(pkg))) byNevra.set(productmdNevra(pkg), pkg);
-  const missing: string[] = [];
-  const arches = Object.entries(pinned).map(([arch, nevras]) => {
-    const packages: DepsolveResult['packages'] = [];
-    for (const n of nevras) {
-      const pkg = byNevra.get(n);
-      if (pkg) packages.push({ package: pkg, reason: { kind: 'requested', pattern: `${n} (as in compose ${compose.renewed_from})` } });
-      else missing.push(n);
-    }
-    return { arch, packages, lookaside: [], unresolved: [], missing: [] };
-  });
+  const pool = resolved.repos.flatMap((r) => r.packages);
+  const { solution, missing } = exactSelection(Object.entries(pinned), pool, (n) => `${n} (as in compose ${compose.renewed_from})`);
   if (missing.length) {
-    throw new ComposeError(
-      `The following packages of compose ${compose.renewed_from} are no longer available: ${[...new Set(missing)].sort().join(' ')}`,
-    );
+    throw new ComposeError(`The following packages of compose ${compose.renewed_from} are no longer available: ${missing.join(' ')}`);
   }
-  const all = new Map<RpmPackage, DepsolveResult['packages'][number]>();
-  for (const a of arches) for (const p of a.packages) if (!all.has(p.package)) all.set(p.package, p);
-  return { arches, packages: [...all.values()], unresolved: [], missing: [], notInCompose: [] };
+  return solution;
 }
 
 /** Logs how long each step took since the previous one. */

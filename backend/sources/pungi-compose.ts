@@ -2,8 +2,9 @@ import { checkPungiComposeUrl } from '../../common/repo-location';
 import { ComposeError } from '../../common/errors';
 import { getWithRetry, readText } from '../koji/download';
 import { productmdNevra } from '../repo/productmd';
-import type { DepsolveResult, SelectedPackage } from '../rpm/depsolve';
+import type { DepsolveResult } from '../rpm/depsolve';
 import type { RpmPackage } from '../rpm/model';
+import { exactSelection } from './exact-selection';
 import { kojiPackageRepo, openKoji, rpmsOfBuilds } from './koji-pool';
 import type { SourceHandler } from './types';
 
@@ -63,26 +64,10 @@ export function listedRpms(rpmsJson: unknown, variant: string, sourceUrl: string
 }
 
 /** The packages of each arch exactly as listed: no selection and no dependency resolution. */
-function exactSelection(byArch: ReadonlyMap<string, ReadonlySet<string>>, pool: readonly RpmPackage[], sourceUrl: string): DepsolveResult {
-  const byNevra = new Map(pool.map((p) => [productmdNevra(p), p]));
-  const missing = new Set<string>();
-  const all = new Map<RpmPackage, SelectedPackage>();
-  const arches = [...byArch].map(([arch, nevras]) => {
-    const packages: SelectedPackage[] = [];
-    for (const n of nevras) {
-      const pkg = byNevra.get(n);
-      if (!pkg) {
-        missing.add(n);
-        continue;
-      }
-      const selected: SelectedPackage = { package: pkg, reason: { kind: 'requested', pattern: `${n} (listed by ${sourceUrl})` } };
-      packages.push(selected);
-      if (!all.has(pkg)) all.set(pkg, selected);
-    }
-    return { arch, packages, lookaside: [], unresolved: [], missing: [] };
-  });
-  if (missing.size) throw new ComposeError(`Koji has none of these RPMs listed by ${sourceUrl}: ${[...missing].sort().join(' ')}`);
-  return { arches, packages: [...all.values()], unresolved: [], missing: [], notInCompose: [] };
+function listedSelection(byArch: ReadonlyMap<string, ReadonlySet<string>>, pool: readonly RpmPackage[], sourceUrl: string): DepsolveResult {
+  const { solution, missing } = exactSelection(byArch, pool, (n) => `${n} (listed by ${sourceUrl})`);
+  if (missing.length) throw new ComposeError(`Koji has none of these RPMs listed by ${sourceUrl}: ${missing.join(' ')}`);
+  return solution;
 }
 
 /**
@@ -123,7 +108,7 @@ export const pungiComposeSource: SourceHandler = {
     return {
       repos: [repo],
       lookaside: [],
-      selection: exactSelection(listed.byArch, repo.packages, compose.source),
+      selection: listedSelection(listed.byArch, repo.packages, compose.source),
       extras: { arches: [...listed.byArch.keys()].sort(), builds: listed.builds, packages: listed.packages, sigkeys: listed.sigkeys },
     };
   },
