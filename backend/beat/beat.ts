@@ -5,7 +5,7 @@ import type { Database } from '../../common/db/database';
 import type { Logger } from '../../common/log';
 import { REPODATA_CACHE_DIR, STORE_DIR } from '../pipeline';
 import { REPODATA_CACHE_DIR as MIRROR_CACHE_DIR } from '../sources/repositories';
-import { type CollectReport, collectStore, removeTree, sweepTargetDir, targetDirExists } from './cleanup';
+import { type CollectReport, collectStore, pathExists, removeTree, sweepTargetDir } from './cleanup';
 
 /** Only one beat round runs at a time across all replicas. */
 export const BEAT_LOCK_KEY = 0x0dc5_0002;
@@ -69,7 +69,7 @@ export class Beat {
     const removed: number[] = [];
     for (const row of await store.expired(now)) {
       const targetDir = row.target_dir ?? cfg.target_dir;
-      if (!(await targetDirExists(targetDir))) continue;
+      if (!(await pathExists(targetDir))) continue;
       const done = await store.markRemoved(row, now);
       if (!done) continue;
       removed.push(row.id);

@@ -8,7 +8,8 @@ import { TEMP_PREFIX as BUILDING_PREFIX } from '../pipeline';
 /** Prefix of a tree renamed away to be deleted: never served, swept if a deletion was cut short. */
 export const REMOVING_PREFIX = '.removing-';
 
-async function exists(p: string): Promise<boolean> {
+/** Whether `p` exists (a target dir may be mounted on some hosts only). */
+export async function pathExists(p: string): Promise<boolean> {
   try {
     await stat(p);
     return true;
@@ -16,10 +17,6 @@ async function exists(p: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
-}
-
-export function targetDirExists(dir: string): Promise<boolean> {
-  return exists(dir);
 }
 
 /**

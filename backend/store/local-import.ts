@@ -162,18 +162,13 @@ export async function placeLocalPackages(jobs: LocalImportJob[], batch = 64): Pr
     return (await Promise.all(chunks.map((c) => active.run(c)))).flat();
   } finally {
     if (--users === 0) {
-      idleTimer = setTimeout(() => {
-        if (users === 0 && pool === active) {
-          pool = undefined;
-          active.terminate();
-        }
-      }, IDLE_MS);
+      idleTimer = setTimeout(stopLocalImports, IDLE_MS);
       idleTimer.unref();
     }
   }
 }
 
-/** Stops the import threads now (a process shutting down); the next import starts new ones. */
+/** Stops the import threads unless an import is running; the next import starts new ones. */
 export function stopLocalImports(): void {
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = undefined;

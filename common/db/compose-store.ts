@@ -105,6 +105,17 @@ function INSERT_BATCH_SQL(messaging: boolean): string {
     SELECT c.*, input.ord FROM c JOIN input USING (id) ORDER BY input.ord`;
 }
 
+/**
+ * `column = $n` for each extra, its value appended to `params`. The columns are the keys of
+ * TransitionExtras, set by our own code, never by a request.
+ */
+function assignments(extras: TransitionExtras, params: unknown[]): string[] {
+  return Object.entries(extras).map(([column, value]) => {
+    params.push(value);
+    return `${column} = $${params.length}`;
+  });
+}
+
 /** The packages of a built compose: arch -> NEVRAs (`name-epoch:version-release.arch`). */
 export type ResolvedNevras = Record<string, string[]>;
 
@@ -331,11 +342,7 @@ export class ComposeStore {
   /** Records the resolved fields of a compose being built and marks it reusable while in progress (§5.6). */
   async markGenerating(id: number, worker: string, extras: TransitionExtras): Promise<boolean> {
     const params: unknown[] = [id, worker];
-    const sets = [`state_reason = 'Compose is generating'`];
-    for (const [column, value] of Object.entries(extras)) {
-      params.push(value);
-      sets.push(`${column} = $${params.length}`);
-    }
+    const sets = [`state_reason = 'Compose is generating'`, ...assignments(extras, params)];
     const rows = await this.db.query(
       `UPDATE composes SET ${sets.join(', ')} WHERE id = $1 AND worker = $2 AND state = ${STATES.generating} RETURNING id`,
       params,
@@ -422,11 +429,7 @@ export class ComposeStore {
         );
       } else {
         const params: unknown[] = [id, worker];
-        const sets = ['worker = NULL', 'heartbeat_at = NULL'];
-        for (const [column, value] of Object.entries(reused)) {
-          params.push(value);
-          sets.push(`${column} = $${params.length}`);
-        }
+        const sets = ['worker = NULL', 'heartbeat_at = NULL', ...assignments(reused, params)];
         [row] = await tx.query<ComposeRow>(
           `UPDATE composes SET ${sets.join(', ')} WHERE id = $1 AND worker = $2 AND state = ${STATES.generating} RETURNING *`,
           params,
@@ -493,11 +496,8 @@ export class ComposeStore {
       `time_to_expire = CASE WHEN ${to_} IN (${STATES.done}, ${STATES.failed})
          THEN ${now_} + (time_to_expire - time_submitted) ELSE time_to_expire END`,
       `heartbeat_at = CASE WHEN ${to_} = ${STATES.generating} THEN ${now_} ELSE NULL END`,
+      ...assignments(extras, params),
     ];
-    for (const [column, value] of Object.entries(extras)) {
-      params.push(value);
-      sets.push(`${column} = $${params.length}`);
-    }
     return tx.query<ComposeRow>(this.withOutbox(`UPDATE composes SET ${sets.join(', ')} WHERE ${condition}`, { event: true, work: false }), params);
   }
 
@@ -668,16 +668,6 @@ export class ComposeStore {
       for (const row of ended) finished.push(...(await this.finishReusersOf(row, now, tx)).map((r) => r.id));
       return finished.sort((a, b) => a - b);
     });
-  }
-
-  /** Ids among `ids` that have a compose that is not `removed` (for the stray directory sweep). */
-  async liveIds(ids: readonly number[]): Promise<Set<number>> {
-    if (!ids.length) return new Set();
-    const rows = await this.db.query<{ id: number }>(
-      `SELECT id FROM composes WHERE id = ANY($1::int[]) AND state <> ${STATES.removed}`,
-      [ids],
-    );
-    return new Set(rows.map((r) => r.id));
   }
 
   /** States of the given composes (for sweeping temporary trees of composes no longer being built). */
