@@ -14,7 +14,7 @@ import request from 'supertest';
 import type { ComposeRow } from '../../common/db/entities';
 import { STATES } from '../../common/enums';
 import { buildFixtureRepos, type FixtureRepos } from '../fixtures/build-repos';
-import { composeFinished } from '../support/compose-e2e';
+import { composeFinished, requestCompose, rpmsInCompose } from '../support/compose-e2e';
 import { newCompose } from '../support/composes';
 import { eventually } from '../support/listener';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -64,20 +64,13 @@ async function post(body: Record<string, unknown>): Promise<number> {
   return res.body.id as number;
 }
 
-const compose = async (body: Record<string, unknown>): Promise<ComposeRow> => finished(await post(body));
+const compose = (body: Record<string, unknown>): Promise<ComposeRow> => requestCompose(t, body);
 
 const libalpha = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   source: { type: 'repo', source: repo, packages: ['libalpha'], ...extra },
 });
 
-async function nevras(row: ComposeRow): Promise<string[]> {
-  const rpms = JSON.parse(await readFile(path.join(t.cfg.target_dir, `odcs-${row.id}`, 'compose', 'metadata', 'rpms.json'), 'utf8'));
-  const out: string[] = [];
-  for (const arch of Object.values(rpms.payload.rpms.Temporary) as Array<Record<string, Record<string, unknown>>>) {
-    for (const srpm of Object.values(arch)) out.push(...Object.keys(srpm));
-  }
-  return out.sort();
-}
+const nevras = (row: ComposeRow): Promise<string[]> => rpmsInCompose(t, row);
 
 /** Asks for removal (DELETE as admin) and lets the beat carry it out. */
 async function remove(row: ComposeRow): Promise<void> {

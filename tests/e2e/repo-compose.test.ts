@@ -10,6 +10,7 @@ import request from 'supertest';
 import { STATES } from '../../common/enums';
 import type { ComposeRow } from '../../common/db/entities';
 import { buildFixtureRepos, type FixtureRepos } from '../fixtures/build-repos';
+import { composeDir as composeDirOf, requestCompose, rpmsInCompose as rpmsOf } from '../support/compose-e2e';
 import { eventually, Listener } from '../support/listener';
 import { installcheck, toSolv, X86_64_POLICY } from '../support/rpm-tools';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -33,29 +34,9 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function compose(body: Record<string, unknown>): Promise<ComposeRow> {
-  const res = await request(t.app).post('/api/1/composes/').send(body);
-  expect(res.status).toBe(200);
-  return eventually(
-    async () => {
-      const row = await t.s.store.get(res.body.id);
-      return row && (row.state === STATES.done || row.state === STATES.failed) ? row : undefined;
-    },
-    60000,
-    `compose ${res.body.id} to finish`,
-  );
-}
-
-const composeDir = (row: ComposeRow): string => path.join(t.cfg.target_dir, `odcs-${row.id}`);
-
-async function rpmsInCompose(row: ComposeRow): Promise<string[]> {
-  const rpms = JSON.parse(await readFile(path.join(composeDir(row), 'compose', 'metadata', 'rpms.json'), 'utf8'));
-  const names: string[] = [];
-  for (const arch of Object.values(rpms.payload.rpms.Temporary) as Array<Record<string, Record<string, unknown>>>) {
-    for (const srpm of Object.values(arch)) names.push(...Object.keys(srpm));
-  }
-  return names.sort();
-}
+const compose = (body: Record<string, unknown>): Promise<ComposeRow> => requestCompose(t, body);
+const composeDir = (row: ComposeRow): string => composeDirOf(t, row);
+const rpmsInCompose = (row: ComposeRow): Promise<string[]> => rpmsOf(t, row);
 
 describe('a repo compose, end to end', () => {
   let row: ComposeRow;

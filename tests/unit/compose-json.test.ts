@@ -2,6 +2,7 @@ import { composeJson, composeName, isoTime, targetDirName } from '../../common/c
 import { loadConfig } from '../../common/config';
 import type { ComposeRow } from '../../common/db/entities';
 import { FLAGS, RESULTS, SOURCE_TYPES, STATES } from '../../common/enums';
+import { newCompose } from '../support/composes';
 
 /** A compose row as the database returns it (reference §2.1, §2.8). */
 
@@ -15,21 +16,12 @@ const cfg = loadConfig(
 );
 
 function row(overrides: Partial<ComposeRow> = {}): ComposeRow {
+  const { seconds_to_live: _ttl, ...inputs } = newCompose();
   return {
+    ...inputs,
     id: 12,
-    owner: 'alice',
-    source_type: SOURCE_TYPES.tag,
-    source: 'f30-build',
-    modular_koji_tags: null,
-    module_defaults_url: null,
-    koji_event: null,
-    sigkeys: [],
     state: STATES.wait,
     state_reason: null,
-    results: RESULTS.repository,
-    packages: null,
-    builds: null,
-    flags: 0,
     time_to_expire: new Date('2024-01-02T10:20:30.999Z'),
     time_submitted: new Date('2024-01-01T10:20:30.123Z'),
     time_started: null,
@@ -38,25 +30,8 @@ function row(overrides: Partial<ComposeRow> = {}): ComposeRow {
     removed_by: null,
     reused_id: null,
     koji_task_id: null,
-    arches: ['x86_64'],
-    multilib_arches: [],
-    multilib_method: 0,
-    lookaside_repos: [],
-    label: null,
-    compose_type: 'test',
     pungi_compose_id: null,
-    pungi_config_dump: null,
     celery_task_id: null,
-    target_dir: null,
-    scratch_modules: null,
-    scratch_build_tasks: null,
-    parent_pungi_compose_ids: null,
-    modules: null,
-    respin_of: null,
-    base_module_br_name: null,
-    base_module_br_stream: null,
-    base_module_br_stream_version_lte: null,
-    base_module_br_stream_version_gte: null,
     traceparent: null,
     heartbeat_at: null,
     worker: null,
