@@ -8,7 +8,7 @@ import type { ComposeRow } from '../common/db/entities';
 import { STATES } from '../common/enums';
 import type { Logger } from '../common/log';
 import type { WorkMessage } from '../common/messaging/outbox-messages';
-import { stopLocalImports } from './store/local-import';
+import { stopStoreThreads } from './store/store-threads';
 
 /** What building a compose produced: columns to record with the `done` transition. */
 export interface BuildResult extends TransitionExtras {
@@ -16,6 +16,11 @@ export interface BuildResult extends TransitionExtras {
   nevras?: ResolvedNevras;
   /** The compose's state was already written (it reuses another compose): nothing to record. */
   settled?: boolean;
+  /**
+   * Work that may follow the recorded end, such as filling caches for later composes: the
+   * worker runs it after `done` is written; a failure there is only logged.
+   */
+  afterDone?: () => Promise<void>;
 }
 
 /** What a build may ask of the worker's database about the compose it builds. */
@@ -84,8 +89,8 @@ export class Worker {
     if (options.abort) for (const c of this.inFlight.values()) c.abort(new Error('worker shutting down'));
     await Promise.allSettled([...this.settled]);
     await this.consumer?.cancel();
-    // No builds left here: the import threads would only keep the process alive.
-    stopLocalImports();
+    // No builds left here: the store threads would only keep the process alive.
+    stopStoreThreads();
   }
 
   /** Composes this worker is building now. */
@@ -116,11 +121,13 @@ export class Worker {
       return;
     }
     this.deps.outboxWritten?.();
-    await this.run(compose);
+    const afterDone = await this.run(compose);
     delivery.ack();
+    await afterDone?.().catch((err: unknown) => this.deps.log.warn({ compose: id, err: (err as Error).message }, 'work after the compose ended failed'));
   }
 
-  private async run(compose: ComposeRow): Promise<void> {
+  /** Builds the compose and records its end; returns its afterDone work, if any. */
+  private async run(compose: ComposeRow): Promise<BuildResult['afterDone']> {
     const { store, log, cfg } = this.deps;
     const controller = new AbortController();
     this.inFlight.set(compose.id, controller);
@@ -152,7 +159,8 @@ export class Worker {
         log.warn({ compose: compose.id, reason: message }, 'compose failed');
         outcome = { state: STATES.failed, reason: `Error while generating compose: ${message}`, extras: {} };
       }
-      await this.finish(compose.id, outcome.state, outcome.reason, outcome.extras);
+      const recorded = await this.finish(compose.id, outcome.state, outcome.reason, outcome.extras);
+      return recorded ? outcome.extras.afterDone : undefined;
     } finally {
       clearInterval(beat);
       this.inFlight.delete(compose.id);
@@ -178,17 +186,18 @@ export class Worker {
   }
 
   /** Records the final state, retrying while the database is away: the message stays unacked meanwhile. */
-  private async finish(id: number, state: typeof STATES.done | typeof STATES.failed, reason: string, result: BuildResult): Promise<void> {
-    const { nevras, settled: _settled, ...extras } = result;
+  private async finish(id: number, state: typeof STATES.done | typeof STATES.failed, reason: string, result: BuildResult): Promise<boolean> {
+    const { nevras, settled: _settled, afterDone: _afterDone, ...extras } = result;
     const row = await this.untilDatabaseAnswers(id, 'cannot record result', () =>
       this.deps.store.finish(id, this.name, state, reason, this.clock(), extras, nevras),
     );
     if (row) {
       this.deps.outboxWritten?.();
       this.deps.log.info({ compose: id, state: row.state }, 'compose finished');
-    } else {
-      this.deps.log.warn({ compose: id }, 'compose is no longer ours (cancelled, failed or taken over); result dropped');
+      return true;
     }
+    this.deps.log.warn({ compose: id }, 'compose is no longer ours (cancelled, failed or taken over); result dropped');
+    return false;
   }
 
   /**

@@ -185,6 +185,43 @@ export async function parsePrimary(source: AsyncIterable<Buffer>, repoId: string
   return handler.packages;
 }
 
+/**
+ * The file checksum of every package in a repository's primary.xml, by location href: what a
+ * caller that only checks files needs, without building whole packages.
+ */
+export async function readPackageChecksums(base: string, signal?: AbortSignal): Promise<Map<string, { type: string; value: string }>> {
+  const repomd = await readRepomd(base, signal);
+  const primary = repomd.records['primary'];
+  if (!primary) throw new RepodataError(`${base}: repomd.xml has no primary data`);
+  const sums = new Map<string, { type: string; value: string }>();
+  let type = '';
+  let value = '';
+  let location = '';
+  const handler: XmlHandler = {
+    wantText: false,
+    open(name, attrs) {
+      if (name === 'package') {
+        location = '';
+        value = '';
+      } else if (name === 'checksum') {
+        type = attrs.get('type') ?? '';
+        handler.wantText = true;
+      } else if (name === 'location') {
+        location = attrs.get('href') ?? '';
+      }
+    },
+    text(text) {
+      value += text;
+    },
+    close(name) {
+      if (name === 'checksum') handler.wantText = false;
+      else if (name === 'package' && location) sums.set(location, { type, value: value.trim() });
+    },
+  };
+  await tokenize(await openMetadata(base, primary, false, signal), handler).catch((err: unknown) => rethrow(err, `${base}/${primary.location}`));
+  return sums;
+}
+
 type DepSection = 'provides' | 'requires' | 'conflicts' | 'obsoletes';
 const DEP_SECTIONS = new Set<string>(['provides', 'requires', 'conflicts', 'obsoletes']);
 const TEXT_FIELDS = new Set<string>(['name', 'arch', 'checksum', 'sourcerpm', 'file']);

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ComposeError } from '../../common/errors';
 import type { RpmPackage } from '../rpm/model';
-import { placeLocalPackages } from './local-import';
+import { inStoreThreads, type StoreThreadResult } from './store-threads';
 
 /**
  * Where an RPM comes from: a file of a local repository (which must resolve inside `roots`,
@@ -56,6 +56,37 @@ function algorithmOf(pkg: RpmPackage): string {
   return algorithm;
 }
 
+/** A local package placed in a compose tree, straight from its repository, at `file` (and links of it). */
+export interface Unchecked {
+  pkg: RpmPackage;
+  file: string;
+}
+
+/**
+ * Compares unchecked files with the sha256 someone else computed from these very files
+ * (createrepo_c, describing the tree): the first that differs from its metadata fails.
+ */
+export function checkAgainst(unchecked: readonly Unchecked[], sha256Of: ReadonlyMap<string, string>): void {
+  for (const { pkg, file } of unchecked) {
+    const actual = sha256Of.get(file);
+    if (pkg.checksum.type.toLowerCase() !== 'sha256' || actual === undefined) throw new ComposeError(`No sha256 checksum was computed for ${file}`);
+    if (actual !== pkg.checksum.value.toLowerCase()) {
+      throw new ChecksumMismatch(`${path.basename(pkg.location)}: sha256 checksum is ${actual}, the repository metadata says ${pkg.checksum.value}`);
+    }
+  }
+}
+
+/**
+ * Jobs per message to a store thread: linking takes microseconds, so many go together; hashing
+ * takes long, so few, and a thread that drew large files does not hold up the rest.
+ */
+const LINK_BATCH = 128;
+const HASH_BATCH = 8;
+
+function throwIfFailed(r: StoreThreadResult): asserts r is { reused: boolean } {
+  if ('error' in r) throw r.kind === 'checksum' ? new ChecksumMismatch(r.error) : new ComposeError(r.error);
+}
+
 /** One package to put at `dest`. */
 export interface Placement {
   pkg: RpmPackage;
@@ -80,26 +111,35 @@ export class PackageStore {
     return path.join(this.root, checksum.type.toLowerCase(), value.slice(0, 2), `${value}.rpm`);
   }
 
-  /** Places every package; returns how many distinct packages had to enter the store. Fails on the first problem. */
-  async placeAll(placements: readonly Placement[], signal?: AbortSignal): Promise<{ imported: number }> {
-    const local = placements.filter((p): p is Placement & { origin: { kind: 'local' } } => p.origin.kind === 'local');
+  /**
+   * Puts every package at its dest. Packages the store has are linked from it; downloads are
+   * checked on the way into the store. A local repository's package the store lacks is linked
+   * straight from the repository and returned `unchecked`: its bytes must be checked, with
+   * checkAndStore or checkAgainst, before the compose may be published. Fails on the first
+   * problem. `imported`: how many distinct packages enter the store.
+   */
+  async placeAll(placements: readonly Placement[], signal?: AbortSignal): Promise<{ imported: number; unchecked: Unchecked[] }> {
     const streamed = placements.filter((p) => p.origin.kind !== 'local');
     const imported = new Set<string>();
-    const results = await placeLocalPackages(
-      local.map(({ pkg, origin, dest }) => ({
-        file: origin.file,
-        roots: origin.roots,
-        stored: this.pathOf(pkg.checksum),
-        dest,
-        algorithm: algorithmOf(pkg),
-        expected: pkg.checksum.value.toLowerCase(),
-        name: path.basename(pkg.location),
-      })),
+    const local = new Map<RpmPackage, { file: string; roots: readonly string[]; dests: string[] }>();
+    for (const { pkg, origin, dest } of placements) {
+      if (origin.kind !== 'local') continue;
+      const seen = local.get(pkg);
+      if (seen) seen.dests.push(dest);
+      else local.set(pkg, { file: origin.file, roots: origin.roots, dests: [dest] });
+    }
+    const staged = [...local];
+    const results = await inStoreThreads(
+      staged.map(([pkg, { file, roots, dests }]) => ({ op: 'stage' as const, file, roots, dests, stored: this.pathOf(pkg.checksum), name: path.basename(pkg.location) })),
+      LINK_BATCH,
     );
+    const unchecked: Unchecked[] = [];
     results.forEach((r, i) => {
-      if ('error' in r) throw r.kind === 'checksum' ? new ChecksumMismatch(r.error) : new ComposeError(r.error);
-      if (!r.reused) imported.add(local[i].pkg.checksum.value);
+      throwIfFailed(r);
+      const [pkg, { dests }] = staged[i];
+      if (!r.reused) unchecked.push({ pkg, file: dests[0] });
     });
+    for (const u of unchecked) imported.add(u.pkg.checksum.value);
     // Downloads: one at a time per package, several packages at once.
     const first = new Map<RpmPackage, Promise<unknown>>();
     let next = 0;
@@ -119,7 +159,32 @@ export class PackageStore {
         }
       }),
     );
-    return { imported: imported.size };
+    return { imported: imported.size, unchecked };
+  }
+
+  /** Hashes each unchecked file, compares it with the metadata, and enters it into the store. */
+  async checkAndStore(unchecked: readonly Unchecked[]): Promise<void> {
+    const results = await inStoreThreads(
+      unchecked.map(({ pkg, file }) => ({
+        op: 'store' as const,
+        file,
+        stored: this.pathOf(pkg.checksum),
+        algorithm: algorithmOf(pkg),
+        expected: pkg.checksum.value.toLowerCase(),
+        name: path.basename(pkg.location),
+      })),
+      HASH_BATCH,
+    );
+    for (const r of results) throwIfFailed(r);
+  }
+
+  /** Enters unchecked files whose bytes were checked another way (see checkAgainst) into the store. */
+  async enter(unchecked: readonly Unchecked[]): Promise<void> {
+    const results = await inStoreThreads(
+      unchecked.map(({ pkg, file }) => ({ op: 'store' as const, file, stored: this.pathOf(pkg.checksum), name: path.basename(pkg.location) })),
+      LINK_BATCH,
+    );
+    for (const r of results) throwIfFailed(r);
   }
 
   private ensureDir(dir: string): Promise<unknown> {

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -7,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import request from 'supertest';
+import { readRepository } from '../../backend/rpm/repodata';
 import { STATES } from '../../common/enums';
 import type { ComposeRow } from '../../common/db/entities';
 import { buildFixtureRepos, type FixtureRepos } from '../fixtures/build-repos';
@@ -135,6 +138,10 @@ describe('a repo compose, end to end', () => {
     const file = path.join(composeDir(row), 'compose', 'Temporary', 'x86_64', 'os', 'Packages', 'app-1.0-1.noarch.rpm');
     const s = await stat(file);
     expect(s.nlink).toBeGreaterThanOrEqual(2);
+    // New packages enter the store right after the compose is done: the repository's file,
+    // the compose's and the store's are then one inode.
+    const packages = path.join(composeDir(row), 'compose', 'Temporary', 'x86_64', 'os', 'Packages');
+    await eventually(async () => (await Promise.all((await readdir(packages)).map(async (f) => (await stat(path.join(packages, f))).nlink >= 3))).every(Boolean));
     const again = await compose({ source: { type: 'repo', source: fixtures.main, packages: ['app'] }, lookaside_repos: [fixtures.lookaside] });
     const s2 = await stat(path.join(composeDir(again), 'compose', 'Temporary', 'x86_64', 'os', 'Packages', 'app-1.0-1.noarch.rpm'));
     expect(s2.ino).toBe(s.ino);
@@ -194,6 +201,100 @@ describe('repo compose options and failures', () => {
     expect(row.state_reason).toBe(`Error while generating compose: Repository ${link} is not allowed: it leads outside allowed_repo_roots.`);
   });
 
+});
+
+describe('checking local packages before they enter the store', () => {
+  const storeFile = (sha256: string): string => path.join(t.cfg.target_dir, '.store', 'sha256', sha256.slice(0, 2), `${sha256}.rpm`);
+  const sha256 = async (file: string): Promise<string> => createHash('sha256').update(await readFile(file)).digest('hex');
+
+  /**
+   * A repository under `work` with `files`, whose metadata is written before `corrupt` (if
+   * given) is overwritten with the bytes of another RPM, or with bytes that are no RPM at all.
+   */
+  async function repoOf(name: string, files: string[], corrupt?: { file: string; with: string | 'garbage' }): Promise<string> {
+    const repo = path.join(work, name);
+    await run('mkdir', ['-p', path.join(repo, 'Packages')]);
+    for (const f of files) await run('cp', [f, path.join(repo, 'Packages')]);
+    await run('createrepo_c', ['--no-database', repo]);
+    if (corrupt) {
+      const target = path.join(repo, 'Packages', path.basename(corrupt.file));
+      await writeFile(target, corrupt.with === 'garbage' ? Buffer.alloc((await stat(target)).size, 0x5a) : await readFile(corrupt.with));
+    }
+    return repo;
+  }
+  const storedEventually = (files: string[]): Promise<boolean> =>
+    eventually(async () => (await Promise.all(files.map(async (f) => existsSync(storeFile(await sha256(f)))))).every(Boolean), 15000, 'packages in the store');
+  const mismatch = async (file: string): Promise<RegExp> =>
+    new RegExp(`^Error while generating compose: ${path.basename(file).replace(/[.+]/g, '\\$&')}: sha256 checksum is [0-9a-f]{64}, the repository metadata says ${await sha256(file)}$`);
+
+  beforeAll(async () => {
+    // Everything of the main repository in the store.
+    const all = await compose({ source: { type: 'repo', source: fixtures.main } });
+    expect(all.state).toBe(STATES.done);
+  }, 120000);
+
+  it('hashes a few new packages while createrepo_c runs, and stores them', async () => {
+    const extra = fixtures.rpms.lookaside[0];
+    const repo = await repoOf('one-new', [...fixtures.rpms.main, extra]);
+    const row = await compose({ source: { type: 'repo', source: repo }, flags: ['no_deps'] });
+    expect(row.state_reason).toBe('Compose is generated successfully');
+    const log = await readFile(path.join(composeDir(row), 'pungi-stderr.log'), 'utf8');
+    expect(log).toContain('Checking 1 new packages while createrepo_c runs');
+    expect(existsSync(storeFile(await sha256(extra)))).toBe(true);
+  }, 120000);
+
+  it('fails a compose whose one new package differs from its metadata, and stores nothing of it', async () => {
+    const extra = fixtures.rpms.lookaside[1];
+    const repo = await repoOf('one-corrupt', [...fixtures.rpms.main, extra], { file: extra, with: 'garbage' });
+    const row = await compose({ source: { type: 'repo', source: repo }, flags: ['no_deps'] });
+    expect(row.state).toBe(STATES.failed);
+    expect(row.state_reason).toMatch(await mismatch(extra));
+    const log = await readFile(path.join(composeDir(row), 'pungi-stderr.log'), 'utf8');
+    expect(log).toContain('Checking 1 new packages while createrepo_c runs');
+    expect(existsSync(storeFile(await sha256(extra)))).toBe(false);
+    expect(await readdir(composeDir(row))).not.toContain('compose');
+  }, 120000);
+
+  // The store is emptied first so that the packages are new again.
+  it.each([
+    ['another RPM', 'other'],
+    ['bytes that are no RPM', 'garbage'],
+  ])('checks mostly new packages with the checksums createrepo_c computes, and fails on %s', async (_what, kind) => {
+    const [good1, good2, bad] = fixtures.rpms.main.slice(0, 3);
+    const repo = await repoOf(`all-new-corrupt-${kind}`, [good1, good2, bad], { file: bad, with: kind === 'other' ? fixtures.rpms.lookaside[1] : 'garbage' });
+    await rm(path.join(t.cfg.target_dir, '.store'), { recursive: true, force: true });
+    const row = await compose({ source: { type: 'repo', source: repo }, flags: ['no_deps'] });
+    expect(row.state).toBe(STATES.failed);
+    expect(row.state_reason).toMatch(await mismatch(bad));
+    const log = await readFile(path.join(composeDir(row), 'pungi-stderr.log'), 'utf8');
+    expect(log).toContain('Checking 3 new packages against the checksums createrepo_c computes');
+    // Nothing of a failed check enters the store, not even the packages that were right, and
+    // its repodata is not kept for the same packages: a right copy of them gets its own.
+    for (const f of [good1, good2, bad]) expect(existsSync(storeFile(await sha256(f)))).toBe(false);
+    // (The second compose of the right copy finds its packages stored and takes cached repodata.)
+    const rightRepo = await repoOf(`all-new-right-${kind}`, [good1, good2, bad]);
+    const expected = Object.fromEntries(await Promise.all([good1, good2, bad].map(async (f) => [path.basename(f), await sha256(f)])));
+    for (let i = 0; i < 2; i++) {
+      const right = await compose({ source: { type: 'repo', source: rightRepo }, flags: ['no_deps', 'no_reuse'] });
+      expect(right.state).toBe(STATES.done);
+      await storedEventually([good1, good2, bad]);
+      const { packages } = await readRepository(path.join(composeDir(right), 'compose', 'Temporary', 'x86_64', 'os'), { repoId: 'check' });
+      expect(Object.fromEntries(packages.map((p) => [path.basename(p.location), p.checksum.value]))).toEqual(expected);
+    }
+  }, 120000);
+
+  it('stores mostly new packages checked by createrepo_c, even after the store was emptied', async () => {
+    const news = fixtures.rpms.main.slice(0, 4);
+    const repo = await repoOf('all-new', news);
+    await rm(path.join(t.cfg.target_dir, '.store'), { recursive: true, force: true });
+    const row = await compose({ source: { type: 'repo', source: repo }, flags: ['no_deps'] });
+    expect(row.state_reason).toBe('Compose is generated successfully');
+    const log = await readFile(path.join(composeDir(row), 'pungi-stderr.log'), 'utf8');
+    expect(log).toContain('Checking 4 new packages against the checksums createrepo_c computes');
+    // They enter the store just after the compose is done.
+    await storedEventually(news);
+    expect(await rpmsInCompose(row)).toHaveLength(4);
+  }, 120000);
 });
 
 describe('failures of the build steps (a stack with its own, empty package store)', () => {
