@@ -7,20 +7,18 @@ import type { ComposeRow } from '../common/db/entities';
 import { bitNames, FLAGS, MULTILIB_METHODS, RESULTS, sourceTypeName } from '../common/enums';
 import { ComposeError } from '../common/errors';
 import { ComposeLog } from './compose-log';
-import { createrepo } from './repo/createrepo';
-import { addModulesMetadata } from './repo/modifyrepo';
+import { describeTree, type Placed } from './repo/describe-tree';
 import { archRepoDir, hashedPath, packageRelativePath, VARIANT } from './repo/layout';
 import { composeIdentity, composeinfoJson, productmdNevra, rpmsJson } from './repo/productmd';
 import { RepodataCache } from './repo/repodata-cache';
 import { repoFile } from './repo/repofile';
 import { DepsolveError, type DepsolveResult, depsolve, describeReason, type MultilibMethod } from './rpm/depsolve';
 import { nevra, type RpmPackage } from './rpm/model';
-import { readPackageChecksums } from './rpm/repodata';
 import { SOURCE_HANDLERS } from './sources';
 import { exactSelection } from './sources/exact-selection';
 import type { PackageRepo, ResolvedSource, SourceContext, SourceHandler } from './sources/types';
 import { MetadataCache } from './store/metadata-cache';
-import { checkAgainst, PackageStore, type Placement, type Unchecked } from './store/package-store';
+import { PackageStore, type Placement, type Unchecked } from './store/package-store';
 import type { BuildCompose, BuildHooks, BuildResult } from './worker';
 import type { ResolvedNevras } from '../common/db/compose-store';
 
@@ -35,33 +33,6 @@ export interface PipelineDeps {
   cfg: Config;
   metadata?: MetadataCache;
   clock?: () => Date;
-}
-
-/**
- * Runs `first` and `second` at once; when one fails, the other (if it takes the signal) is
- * stopped, and nothing returns before both have ended, so no tool still writes into a tree
- * that is being removed.
- */
-async function bothOrNeither(first: () => Promise<void>, second: (signal: AbortSignal) => Promise<void>, signal: AbortSignal): Promise<void> {
-  const failed = new AbortController();
-  // The first failure is the cause; the other one's is then often only "aborted".
-  let cause: { err: unknown } | undefined;
-  const stopOnFailure = (p: Promise<void>): Promise<void> =>
-    p.catch((err: unknown) => {
-      cause ??= { err };
-      failed.abort();
-    });
-  await Promise.all([stopOnFailure(first()), stopOnFailure(second(AbortSignal.any([signal, failed.signal])))]);
-  if (cause) throw cause.err;
-}
-
-/** Runs `fn` over `items` with at most `limit` at a time. */
-async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(workers);
 }
 
 function flagSet(compose: ComposeRow, flag: keyof typeof FLAGS): boolean {
@@ -150,45 +121,20 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
     const store = new PackageStore(path.join(job.targetDir, STORE_DIR));
     const { byArch, unchecked } = await materialize(resolved.repos, solution, store, tmp, log, signal);
     phase('packages linked');
-    const repodataCache = new RepodataCache(path.join(job.targetDir, REPODATA_CACHE_DIR));
-    // Repodata enters the cache only once the packages it describes are checked.
-    const built: Array<{ key: string; dir: string }> = [];
-    const repodata = async (arch: string, reuseFrom: readonly string[] | undefined, stop = signal): Promise<void> => {
-      const made = await buildRepodata(arch, byArch.get(arch) ?? [], { cfg, tmp, log, signal: stop, modulesYaml: resolved.modulemd?.[arch], cache: repodataCache, reuseFrom });
-      if (made) built.push(made);
-    };
-    const fullCheck = checkWithCreaterepo(unchecked, solution);
-    let afterDone: (() => Promise<void>) | undefined;
-    if (fullCheck) {
-      // Most bytes are new: createrepo_c reads and hashes every file anyway when it describes
-      // them afresh, so its checksums are the check, instead of hashing everything twice.
-      log.info(`Checking ${unchecked.length} new packages against the checksums createrepo_c computes`);
-      await eachLimit([...byArch.keys()], 2, (arch) => repodata(arch, undefined));
-      phase('repodata written');
-      const sums = await describedChecksums(tmp, [...byArch.keys()]);
-      const undescribed = unchecked.filter((u) => !sums.has(u.file));
-      if (undescribed.length) {
-        // createrepo_c skips what it cannot read as an RPM (and says so in the log); hashing
-        // those tells a file that differs from its metadata from one that is merely unreadable.
-        await store.checkAndStore(undescribed);
-        throw new ComposeError(`createrepo_c could not read ${undescribed.map((u) => path.basename(u.pkg.location)).join(' ')}`);
-      }
-      checkAgainst(unchecked, sums);
-      // Entering them into the store only helps later composes: done first, from the published tree.
-      const published = path.join(job.topDir, 'compose');
-      afterDone = () => store.enter(unchecked.map((u) => ({ ...u, file: path.join(published, path.relative(tmp, u.file)) })));
-    } else {
-      // A few new packages: hash those while createrepo_c describes the tree from the metadata
-      // it can reuse (it reads none of the files then).
-      if (unchecked.length) log.info(`Checking ${unchecked.length} new packages while createrepo_c runs`);
-      await bothOrNeither(
-        () => store.checkAndStore(unchecked),
-        (both) => eachLimit([...byArch.keys()], 2, (arch) => repodata(arch, reusableMetadata(resolved.repos, byArch.get(arch) ?? []), both)),
-        signal,
-      );
-    }
-    for (const { key, dir } of built) await repodataCache.save(key, dir);
-    phase(fullCheck ? 'new packages checked' : unchecked.length ? 'repodata written, new packages checked and stored' : 'repodata written');
+    const { afterDone } = await describeTree({
+      cfg,
+      tmp,
+      published: path.join(job.topDir, 'compose'),
+      byArch,
+      unchecked,
+      store,
+      repos: resolved.repos,
+      modulemd: resolved.modulemd,
+      repodataCache: new RepodataCache(path.join(job.targetDir, REPODATA_CACHE_DIR)),
+      log,
+      signal,
+      phase,
+    });
 
     const identity = composeIdentity(job.name, compose.compose_type, clock());
     const urls = composeUrls(cfg, compose);
@@ -302,8 +248,6 @@ function originsOf(repos: readonly PackageRepo[]): Map<RpmPackage, PackageRepo> 
   return map;
 }
 
-type Placed = { pkg: RpmPackage; path: string };
-
 /** Stores every selected package once and links it into each arch tree that has it. */
 async function materialize(
   repos: readonly PackageRepo[],
@@ -343,79 +287,6 @@ async function materialize(
   log.info(`Linked ${work.length} packages (${distinct} distinct, ${imported} newly stored, ${distinct - imported} from the store)`);
   for (const list of byArch.values()) list.sort((a, b) => a.path.localeCompare(b.path));
   return { byArch, unchecked };
-}
-
-/**
- * Whether createrepo_c's own checksums should check the new packages: when they are most of
- * the compose's bytes (createrepo_c then hashes every file, the stored ones too) and the
- * metadata gives sha256 for each, the checksum createrepo_c computes.
- */
-function checkWithCreaterepo(unchecked: readonly Unchecked[], solution: DepsolveResult): boolean {
-  if (!unchecked.length || unchecked.some((u) => u.pkg.checksum.type.toLowerCase() !== 'sha256')) return false;
-  const total = new Set(solution.arches.flatMap((a) => a.packages.map((p) => p.package)));
-  let all = 0;
-  for (const pkg of total) all += pkg.size;
-  const fresh = unchecked.reduce((sum, u) => sum + u.pkg.size, 0);
-  return fresh * 2 >= all;
-}
-
-/** sha256 of every package file createrepo_c described in the arch trees, by absolute path. */
-async function describedChecksums(tmp: string, arches: readonly string[]): Promise<Map<string, string>> {
-  const sums = new Map<string, string>();
-  for (const arch of arches) {
-    const dir = archRepoDir(tmp, arch);
-    for (const [location, sum] of await readPackageChecksums(dir)) if (sum.type === 'sha256') sums.set(path.join(dir, location), sum.value);
-  }
-  return sums;
-}
-
-interface RepodataJob {
-  cfg: Config;
-  tmp: string;
-  log: ComposeLog;
-  signal: AbortSignal;
-  modulesYaml: string | undefined;
-  cache: RepodataCache;
-  /** Metadata createrepo_c may reuse; undefined: describe every file afresh (and no cached repodata). */
-  reuseFrom: readonly string[] | undefined;
-}
-
-/**
- * repodata/ of one arch tree: from the cache when the same packages had it before, else
- * createrepo_c (and modifyrepo_c for modules); then the cache key and repository to save.
- */
-async function buildRepodata(arch: string, placed: readonly Placed[], job: RepodataJob): Promise<{ key: string; dir: string } | undefined> {
-  const dir = archRepoDir(job.tmp, arch);
-  // modules.yaml is part of the repodata: the same packages with other (or no) module
-  // metadata must not share a cache entry.
-  const key = job.cache.key(placed, job.modulesYaml);
-  if (job.reuseFrom && (await job.cache.restore(key, dir))) {
-    job.log.info(`Reusing the repodata of an earlier tree with the same ${placed.length} packages for ${arch}`);
-    return undefined;
-  }
-  await createrepo(dir, { command: job.cfg.createrepo_c, log: job.log, signal: job.signal, reuseFrom: job.reuseFrom });
-  if (job.modulesYaml !== undefined) await addModulesMetadata(dir, job.modulesYaml, { command: job.cfg.modifyrepo_c, log: job.log, signal: job.signal });
-  return { key, dir };
-}
-
-/**
- * The repositories whose metadata createrepo_c may reuse for one arch tree. createrepo_c
- * matches packages by file name, so this is only safe when no two repositories have different
- * packages under the same file name.
- */
-function reusableMetadata(repos: readonly PackageRepo[], placed: readonly Placed[]): string[] {
-  const dirs = repos.map((r) => r.metadataDir).filter((d): d is string => d !== undefined);
-  if (dirs.length <= 1) return dirs;
-  const byFile = new Map<string, string>();
-  for (const repo of repos) {
-    for (const pkg of repo.packages) {
-      const file = path.basename(pkg.location);
-      const seen = byFile.get(file);
-      if (seen !== undefined && seen !== pkg.checksum.value) return [];
-      byFile.set(file, pkg.checksum.value);
-    }
-  }
-  return placed.length ? dirs : [];
 }
 
 /** compose/metadata/depsolve.json: why each package is in the compose, and what stayed unresolved. */

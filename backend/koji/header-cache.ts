@@ -14,6 +14,7 @@ import type { KojiClient } from './client';
 import { PACKAGE_HEADERS } from './package';
 import type { KojiRpm, RpmHeaderFields } from './types';
 import type { XmlRpcValue } from './xmlrpc';
+import { eachLimit } from '../../common/concurrency';
 
 /** Bump when PACKAGE_HEADERS or the stored form changes, so old entries stop matching. */
 const VERSION = 'v1';
@@ -23,16 +24,6 @@ export interface HeaderFetchStats {
   cached: number;
   /** RPMs whose headers were asked of the hub. */
   fetched: number;
-}
-
-/** Runs `fn` over `items` with at most `limit` at a time. */
-async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
 }
 
 export class KojiHeaderCache {

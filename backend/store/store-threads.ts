@@ -99,8 +99,9 @@ function store(job) {
     const actual = hashOf(job.file, job.algorithm);
     if (actual !== job.expected) return { kind: 'checksum', error: job.name + ': ' + job.algorithm + ' checksum is ' + actual + ', the repository metadata says ' + job.expected };
   }
-  // The store's directories may be removed under us (an emptied store, a collection run), so
-  // they are made again whenever the link finds none.
+  // The store's directories may be removed under us (an emptied store, a collection run): each
+  // link makes its directory first (an existing one costs no exception) and once more if the
+  // link then finds it gone.
   for (let attempt = 0; attempt < 2; attempt++) {
     fs.mkdirSync(path.dirname(job.stored), { recursive: true });
     try { if (linkOrCopy(job.file, job.stored)) return { reused: false }; }
