@@ -67,7 +67,7 @@ export async function describeTree(job: DescribeTreeJob): Promise<{ afterDone?: 
     }
     checkAgainst(unchecked, sums);
     // The store only serves later composes: it is filled from the published tree once done.
-    afterDone = () => store.enter(unchecked.map((u) => ({ ...u, file: path.join(job.published, path.relative(job.tmp, u.file)) })));
+    afterDone = () => store.enter(unchecked.map((u) => ({ ...u, file: job.published + u.file.slice(job.tmp.length) })));
     for (const { key, dir } of built) await job.repodataCache.save(key, dir);
     job.phase('new packages checked');
     return { afterDone };

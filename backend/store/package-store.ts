@@ -50,6 +50,11 @@ export class ChecksumMismatch extends ComposeError {
   override name = 'ChecksumMismatch';
 }
 
+/** A checksum type the store knows and a value of hex digits only: safe to name a file by. */
+function storable(checksum: { type: string; value: string }): boolean {
+  return Object.hasOwn(HASHES, checksum.type.toLowerCase()) && /^[0-9a-fA-F]{32,128}$/.test(checksum.value);
+}
+
 function algorithmOf(pkg: RpmPackage): string {
   const algorithm = HASHES[pkg.checksum.type.toLowerCase()];
   if (!algorithm) throw new ChecksumMismatch(`${path.basename(pkg.location)}: unsupported checksum type ${pkg.checksum.type}`);
@@ -104,11 +109,18 @@ export interface Placement {
 export class PackageStore {
   private readonly dirs = new Map<string, Promise<unknown>>();
 
-  constructor(readonly root: string) {}
+  private readonly base: string;
+
+  constructor(readonly root: string) {
+    this.base = path.resolve(root);
+  }
 
   pathOf(checksum: { type: string; value: string }): string {
+    if (!storable(checksum)) throw new ComposeError(`Not a checksum the package store can name a file by: "${checksum.type}:${checksum.value}"`);
     const value = checksum.value.toLowerCase();
-    return path.join(this.root, checksum.type.toLowerCase(), value.slice(0, 2), `${value}.rpm`);
+    // Concatenated, not path.join: called for every package of every compose, and both parts
+    // are plain names (a checksum type and hex digits) below a resolved root.
+    return `${this.base}/${checksum.type.toLowerCase()}/${value.slice(0, 2)}/${value}.rpm`;
   }
 
   /**
@@ -119,6 +131,11 @@ export class PackageStore {
    * problem. `imported`: how many distinct packages enter the store.
    */
   async placeAll(placements: readonly Placement[], signal?: AbortSignal): Promise<{ imported: number; unchecked: Unchecked[] }> {
+    for (const { pkg, origin } of placements) {
+      // Metadata names the store file: anything but hex digits of a known type could lead out
+      // of it. (A keyed copy's checksum is only known once it is downloaded.)
+      if (origin.kind !== 'keyed' && !storable(pkg.checksum)) throw new ChecksumMismatch(`${path.basename(pkg.location)}: the repository metadata gives no usable checksum ("${pkg.checksum.type}:${pkg.checksum.value.slice(0, 200)}")`);
+    }
     const streamed = placements.filter((p) => p.origin.kind !== 'local');
     const imported = new Set<string>();
     const local = new Map<RpmPackage, { file: string; roots: readonly string[]; dests: string[] }>();

@@ -47,6 +47,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');
 const realDirs = new Map();
+const madeDirs = new Set();
 const LINK_FALLBACK = new Set(['EXDEV', 'EPERM', 'EMLINK']);
 
 function linkOrCopy(from, to) {
@@ -99,11 +100,12 @@ function store(job) {
     const actual = hashOf(job.file, job.algorithm);
     if (actual !== job.expected) return { kind: 'checksum', error: job.name + ': ' + job.algorithm + ' checksum is ' + actual + ', the repository metadata says ' + job.expected };
   }
-  // The store's directories may be removed under us (an emptied store, a collection run): each
-  // link makes its directory first (an existing one costs no exception) and once more if the
-  // link then finds it gone.
+  // mkdir costs more than the link itself, so each thread remembers the directories it made;
+  // they may be removed under it (an emptied store, a collection run), so a link that finds
+  // none makes its directory again and tries once more.
+  const dir = path.dirname(job.stored);
   for (let attempt = 0; attempt < 2; attempt++) {
-    fs.mkdirSync(path.dirname(job.stored), { recursive: true });
+    if (attempt > 0 || !madeDirs.has(dir)) { fs.mkdirSync(dir, { recursive: true }); madeDirs.add(dir); }
     try { if (linkOrCopy(job.file, job.stored)) return { reused: false }; }
     catch (e) { if (e.code === 'EEXIST') return { reused: false }; throw e; } // another compose stored the same bytes meanwhile
     if (!fs.existsSync(job.file)) break;

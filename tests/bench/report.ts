@@ -5,6 +5,8 @@ export interface BenchRow {
   reference: number;
   unit: string;
   note?: string;
+  /** When the ratio is not ours / reference, e.g. the median of paired measurements' ratios. */
+  ratio?: number;
 }
 
 export function formatTable(title: string, rows: readonly BenchRow[]): string {
@@ -14,7 +16,7 @@ export function formatTable(title: string, rows: readonly BenchRow[]): string {
     '',
     '| measure | ours | reference | ratio (ours / reference) | note |',
     '|---|---:|---:|---:|---|',
-    ...rows.map((r) => `| ${r.name} | ${fmt(r.ours)} ${r.unit} | ${fmt(r.reference)} ${r.unit} | ${r.reference ? (r.ours / r.reference).toFixed(2) : 'n/a'} | ${r.note ?? ''} |`),
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.ours)} ${r.unit} | ${fmt(r.reference)} ${r.unit} | ${r.ratio !== undefined ? r.ratio.toFixed(2) : r.reference ? (r.ours / r.reference).toFixed(2) : 'n/a'} | ${r.note ?? ''} |`),
     '',
   ];
   return lines.join('\n');

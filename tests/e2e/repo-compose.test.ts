@@ -8,11 +8,13 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import request from 'supertest';
 import { readRepository } from '../../backend/rpm/repodata';
 import { STATES } from '../../common/enums';
 import type { ComposeRow } from '../../common/db/entities';
 import { buildFixtureRepos, type FixtureRepos } from '../fixtures/build-repos';
+import { writeRepodata } from '../fixtures/repodata-writer';
 import { composeDir as composeDirOf, requestCompose, rpmsInCompose as rpmsOf } from '../support/compose-e2e';
 import { eventually, Listener } from '../support/listener';
 import { installcheck, toSolv, X86_64_POLICY } from '../support/rpm-tools';
@@ -281,6 +283,21 @@ describe('checking local packages before they enter the store', () => {
       const { packages } = await readRepository(path.join(composeDir(right), 'compose', 'Temporary', 'x86_64', 'os'), { repoId: 'check' });
       expect(Object.fromEntries(packages.map((p) => [path.basename(p.location), p.checksum.value]))).toEqual(expected);
     }
+  }, 120000);
+
+  it('refuses metadata whose checksum is no checksum (it names the store file)', async () => {
+    const repo = await repoOf('hostile-checksum', [fixtures.rpms.main[0]]);
+    const primary = (await readdir(path.join(repo, 'repodata'))).find((f) => f.endsWith('primary.xml.gz')) as string;
+    const xml = gunzipSync(await readFile(path.join(repo, 'repodata', primary)))
+      .toString('utf8')
+      .replace(/(<checksum type="sha256" pkgid="YES">)[0-9a-f]{64}/, '$1../../../../../../etc/passwd');
+    await rm(path.join(repo, 'repodata'), { recursive: true });
+    await writeRepodata(repo, [{ type: 'primary', content: [xml] }]);
+    const row = await compose({ source: { type: 'repo', source: repo }, flags: ['no_deps'] });
+    expect(row.state).toBe(STATES.failed);
+    expect(row.state_reason).toBe(
+      `Error while generating compose: ${path.basename(fixtures.rpms.main[0])}: the repository metadata gives no usable checksum ("sha256:../../../../../../etc/passwd")`,
+    );
   }, 120000);
 
   it('stores mostly new packages checked by createrepo_c, even after the store was emptied', async () => {
