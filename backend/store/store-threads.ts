@@ -187,6 +187,7 @@ let idleTimer: NodeJS.Timeout | undefined;
 
 /** Runs the jobs in worker threads (one per core), `batch` at a time per thread; results in job order. */
 export async function inStoreThreads(jobs: StoreThreadJob[], batch: number): Promise<StoreThreadResult[]> {
+  if (!jobs.length) return [];
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = undefined;
   const active = (pool ??= new StoreThreadPool(Math.max(2, availableParallelism())));
