@@ -15,7 +15,7 @@ import { STATES } from '../../common/enums';
 import type { ComposeRow } from '../../common/db/entities';
 import { buildFixtureRepos, type FixtureRepos } from '../fixtures/build-repos';
 import { writeRepodata } from '../fixtures/repodata-writer';
-import { composeDir as composeDirOf, requestCompose, rpmsInCompose as rpmsOf } from '../support/compose-e2e';
+import { composeDir as composeDirOf, dnfInstallFromRepofile, requestCompose, rpmsInCompose as rpmsOf } from '../support/compose-e2e';
 import { eventually, Listener } from '../support/listener';
 import { installcheck, toSolv, X86_64_POLICY } from '../support/rpm-tools';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -79,29 +79,8 @@ describe('a repo compose, end to end', () => {
       ].join('\n'),
     );
     // dnf with only that .repo file (plus the lookaside, which the compose leans on by design).
-    const reposd = path.join(work, 'yum.repos.d');
-    await run('mkdir', ['-p', reposd]);
-    await writeFile(path.join(reposd, 'odcs.repo'), text);
-    await writeFile(path.join(reposd, 'lookaside.repo'), `[lookaside]\nname=lookaside\nbaseurl=file://${fixtures.lookaside}\ngpgcheck=0\n`);
-    const root = path.join(work, 'installroot');
-    const args = [
-      `--installroot=${root}`,
-      '--releasever=1',
-      '--forcearch=x86_64',
-      `--setopt=reposdir=${reposd}`,
-      `--setopt=cachedir=${path.join(work, 'dnf-cache')}`,
-      '--setopt=install_weak_deps=False',
-      '--noplugins',
-      '--nodocs',
-      '-y',
-      'install',
-      'app',
-      'richapp',
-      'usesshared',
-    ];
-    await run('dnf', args, { maxBuffer: 16 * 1024 * 1024 });
-    const { stdout } = await run('rpm', ['--root', root, '-q', 'app', 'richapp', 'usesshared']);
-    expect(stdout.trim().split('\n')).toHaveLength(3);
+    const installed = await dnfInstallFromRepofile(t, row, work, [['app', 'richapp', 'usesshared']], { lookaside: `file://${fixtures.lookaside}` });
+    expect(installed).toEqual(expect.arrayContaining(['app-1.0-1.noarch', 'richapp-1.0-1.noarch', 'usesshared-1.0-1.noarch']));
   }, 180000);
 
   it('holds a closure that libsolv finds installable with the lookaside', async () => {

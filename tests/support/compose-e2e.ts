@@ -55,16 +55,26 @@ export async function rpmsInCompose(t: TestStack, row: Pick<ComposeRow, 'id'>): 
 /**
  * Fetches the compose's .repo file over HTTP and runs one `dnf install` per entry of
  * `transactions` into a fresh installroot under `work`, using only that file (several
- * transactions when a package's Requires(pretrans) must be installed before it); returns what
- * `rpm -qa` says is installed.
+ * transactions when a package's Requires(pretrans) must be installed before it) and the
+ * `lookaside` repositories (id → baseurl) the compose was made with; returns what `rpm -qa`
+ * says is installed.
  */
-export async function dnfInstallFromRepofile(t: TestStack, row: Pick<ComposeRow, 'id'>, work: string, transactions: ReadonlyArray<readonly string[]>): Promise<string[]> {
+export async function dnfInstallFromRepofile(
+  t: TestStack,
+  row: Pick<ComposeRow, 'id'>,
+  work: string,
+  transactions: ReadonlyArray<readonly string[]>,
+  lookaside: Readonly<Record<string, string>> = {},
+): Promise<string[]> {
   const res = await fetch(`${t.cfg.target_dir_url}/odcs-${row.id}/compose/Temporary/odcs-${row.id}.repo`);
   if (res.status !== 200) throw new Error(`.repo file: HTTP ${res.status}`);
   const dir = path.join(work, `dnf-${row.id}`);
   const reposd = path.join(dir, 'yum.repos.d');
   await mkdir(reposd, { recursive: true });
   await writeFile(path.join(reposd, 'odcs.repo'), await res.text());
+  for (const [id, baseurl] of Object.entries(lookaside)) {
+    await writeFile(path.join(reposd, `${id}.repo`), `[${id}]\nname=${id}\nbaseurl=${baseurl}\ngpgcheck=0\n`);
+  }
   const root = path.join(dir, 'installroot');
   for (const names of transactions) {
     await run(
