@@ -115,8 +115,14 @@ export class PackageStore {
     this.base = path.resolve(root);
   }
 
-  pathOf(checksum: { type: string; value: string }): string {
-    if (!storable(checksum)) throw new ComposeError(`Not a checksum the package store can name a file by: "${checksum.type}:${checksum.value}"`);
+  /**
+   * The store file of `checksum`. Metadata names it, so anything but hex digits of a known type
+   * (it could lead out of the store) fails here, naming the package `name` when given.
+   */
+  pathOf(checksum: { type: string; value: string }, name?: string): string {
+    if (!storable(checksum)) {
+      throw new ChecksumMismatch(`${name ?? 'A package'}: the repository metadata gives no usable checksum ("${checksum.type}:${checksum.value.slice(0, 200)}")`);
+    }
     const value = checksum.value.toLowerCase();
     // Concatenated, not path.join: called for every package of every compose, and both parts
     // are plain names (a checksum type and hex digits) below a resolved root.
@@ -131,11 +137,6 @@ export class PackageStore {
    * problem. `imported`: how many distinct packages enter the store.
    */
   async placeAll(placements: readonly Placement[], signal?: AbortSignal): Promise<{ imported: number; unchecked: Unchecked[] }> {
-    for (const { pkg, origin } of placements) {
-      // Metadata names the store file: anything but hex digits of a known type could lead out
-      // of it. (A keyed copy's checksum is only known once it is downloaded.)
-      if (origin.kind !== 'keyed' && !storable(pkg.checksum)) throw new ChecksumMismatch(`${path.basename(pkg.location)}: the repository metadata gives no usable checksum ("${pkg.checksum.type}:${pkg.checksum.value.slice(0, 200)}")`);
-    }
     const streamed = placements.filter((p) => p.origin.kind !== 'local');
     const imported = new Set<string>();
     const local = new Map<RpmPackage, { file: string; roots: readonly string[]; dests: string[] }>();
@@ -147,7 +148,10 @@ export class PackageStore {
     }
     const staged = [...local];
     const results = await inStoreThreads(
-      staged.map(([pkg, { file, roots, dests }]) => ({ op: 'stage' as const, file, roots, dests, stored: this.pathOf(pkg.checksum), name: path.basename(pkg.location) })),
+      staged.map(([pkg, { file, roots, dests }]) => {
+        const name = path.basename(pkg.location);
+        return { op: 'stage' as const, file, roots, dests, stored: this.pathOf(pkg.checksum, name), name };
+      }),
       LINK_BATCH,
     );
     const unchecked: Unchecked[] = [];
@@ -215,7 +219,7 @@ export class PackageStore {
   }
 
   private async placeStreamed(pkg: RpmPackage, origin: Extract<RpmOrigin, { kind: 'stream' }>, dest: string, signal?: AbortSignal): Promise<{ reused: boolean }> {
-    const stored = this.pathOf(pkg.checksum);
+    const stored = this.pathOf(pkg.checksum, path.basename(pkg.location));
     if (await linkOrCopy(stored, dest)) return { reused: true };
     const algorithm = algorithmOf(pkg);
     await this.ensureDir(path.dirname(stored));
