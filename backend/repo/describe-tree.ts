@@ -68,19 +68,17 @@ export async function describeTree(job: DescribeTreeJob): Promise<{ afterDone?: 
     checkAgainst(unchecked, sums);
     // The store only serves later composes: it is filled from the published tree once done.
     afterDone = () => store.enter(unchecked.map((u) => ({ ...u, file: job.published + u.file.slice(job.tmp.length) })));
-    for (const { key, dir } of built) await job.repodataCache.save(key, dir);
-    job.phase('new packages checked');
-    return { afterDone };
+  } else {
+    if (unchecked.length) log.info(`Checking ${unchecked.length} new packages while createrepo_c runs`);
+    await bothOrNeither(
+      () => store.checkAndStore(unchecked),
+      (stop) => eachLimit(arches, 2, (arch) => repodata(arch, reusableMetadata(job.repos, byArch.get(arch) ?? []), stop)),
+      signal,
+    );
   }
-  if (unchecked.length) log.info(`Checking ${unchecked.length} new packages while createrepo_c runs`);
-  await bothOrNeither(
-    () => store.checkAndStore(unchecked),
-    (stop) => eachLimit(arches, 2, (arch) => repodata(arch, reusableMetadata(job.repos, byArch.get(arch) ?? []), stop)),
-    signal,
-  );
   for (const { key, dir } of built) await job.repodataCache.save(key, dir);
-  job.phase(unchecked.length ? 'repodata written, new packages checked and stored' : 'repodata written');
-  return {};
+  job.phase(afterDone ? 'new packages checked' : unchecked.length ? 'repodata written, new packages checked and stored' : 'repodata written');
+  return { afterDone };
 }
 
 /**

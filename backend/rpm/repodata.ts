@@ -66,8 +66,7 @@ export interface Repository {
 /** Reads repomd.xml, primary.xml and (unless disabled) filelists.xml of the repository at `base`. */
 export async function readRepository(base: string, options: ReadRepositoryOptions): Promise<Repository> {
   const repomd = await readRepomd(base, options.signal);
-  const primary = repomd.records['primary'];
-  if (!primary) throw new RepodataError(`${base}: repomd.xml has no primary data`);
+  const primary = primaryRecord(base, repomd);
   const verify = options.verifyChecksums !== false;
 
   const packages = await parsePrimary(await openMetadata(base, primary, verify, options.signal), options.repoId).catch(
@@ -81,6 +80,12 @@ export async function readRepository(base: string, options: ReadRepositoryOption
     );
   }
   return { repomd, packages };
+}
+
+function primaryRecord(base: string, repomd: Repomd): RepomdRecord {
+  const primary = repomd.records['primary'];
+  if (!primary) throw new RepodataError(`${base}: repomd.xml has no primary data`);
+  return primary;
 }
 
 /** Fetches and parses `<base>/repodata/repomd.xml`. */
@@ -190,9 +195,7 @@ export async function parsePrimary(source: AsyncIterable<Buffer>, repoId: string
  * caller that only checks files needs, without building whole packages.
  */
 export async function readPackageChecksums(base: string, signal?: AbortSignal): Promise<Map<string, { type: string; value: string }>> {
-  const repomd = await readRepomd(base, signal);
-  const primary = repomd.records['primary'];
-  if (!primary) throw new RepodataError(`${base}: repomd.xml has no primary data`);
+  const primary = primaryRecord(base, await readRepomd(base, signal));
   const sums = new Map<string, { type: string; value: string }>();
   let type = '';
   let value = '';
