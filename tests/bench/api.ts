@@ -12,7 +12,7 @@ import { Client } from 'pg';
 import { Database } from '../../common/db/database';
 import { ADMIN_DATABASE_URL, AMQP_URL, databaseUrl } from '../support/env';
 import { freePort } from '../support/processes';
-import { formatTable, type BenchRow } from './report';
+import { type BenchRow, runAlone } from './report';
 
 const COMPOSES = 100_000;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
@@ -126,15 +126,4 @@ export async function benchApi(): Promise<BenchRow[]> {
   }
 }
 
-if (require.main === module) {
-  benchApi().then(
-    (rows) => {
-      process.stdout.write(formatTable(`API, ${COMPOSES.toLocaleString('en')} composes in the database, ${DURATION_S} s per run`, rows));
-      process.exit(0);
-    },
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAlone(`API, ${COMPOSES.toLocaleString('en')} composes in the database, ${DURATION_S} s per run`, benchApi);

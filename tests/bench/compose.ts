@@ -21,7 +21,7 @@ import { REPODATA_CACHE_DIR, STORE_DIR } from '../../backend/pipeline';
 import { ADMIN_DATABASE_URL, AMQP_URL, databaseUrl } from '../support/env';
 import { Listener } from '../support/listener';
 import { uniqueName } from '../support/stack';
-import { type BenchRow, formatTable } from './report';
+import { type BenchRow, runAlone } from './report';
 
 const run = promisify(execFile);
 const PACKAGES = 2000;
@@ -211,15 +211,4 @@ export async function benchCompose(): Promise<BenchRow[]> {
   }
 }
 
-if (require.main === module) {
-  benchCompose().then(
-    (rows) => {
-      process.stdout.write(formatTable('Compose engine', rows));
-      process.exit(0);
-    },
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAlone('Compose engine', benchCompose);

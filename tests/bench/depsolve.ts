@@ -25,7 +25,7 @@ import { readRepository } from '../../backend/rpm/repodata';
 import { writeRepodata, xmlEscape } from '../fixtures/repodata-writer';
 import { prng } from '../support/prng';
 
-import { type BenchRow, formatTable } from './report';
+import { type BenchRow, runAlone } from './report';
 
 const GENERATOR_VERSION = 5;
 const PACKAGES = 60_000;
@@ -596,10 +596,6 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-function printTable(rows: BenchRow[]): void {
-  process.stdout.write(formatTable('Dependency resolution, 60,000-package repository, 500-package request (reference: libsolv)', rows));
-}
-
 if (require.main === module) {
   const measure = process.argv.indexOf('--measure');
   if (measure >= 0) {
@@ -611,9 +607,6 @@ if (require.main === module) {
       },
     );
   } else {
-    benchDepsolve().then(printTable, (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    });
+    runAlone('Dependency resolution, 60,000-package repository, 500-package request (reference: libsolv)', benchDepsolve);
   }
 }

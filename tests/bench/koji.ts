@@ -19,7 +19,7 @@ import { KojiHubDouble } from '../servers/koji-hub';
 import { AMQP_URL } from '../support/env';
 import { uniqueName } from '../support/stack';
 import { benchDatabase, createrepoAlone, seconds, startProcess } from './compose';
-import { type BenchRow, formatTable } from './report';
+import { type BenchRow, runAlone } from './report';
 
 const run = promisify(execFile);
 const BUILDS = 500;
@@ -223,15 +223,4 @@ export async function benchKoji(): Promise<BenchRow[]> {
   }
 }
 
-if (require.main === module) {
-  benchKoji().then(
-    (rows) => {
-      process.stdout.write(formatTable('Koji tag compose', rows));
-      process.exit(0);
-    },
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAlone('Koji tag compose', benchKoji);

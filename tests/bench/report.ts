@@ -21,3 +21,17 @@ export function formatTable(title: string, rows: readonly BenchRow[]): string {
   ];
   return lines.join('\n');
 }
+
+/** Runs one benchmark as its own program: prints its table, exits 0, or prints the error and exits 1. */
+export function runAlone(title: string, bench: () => Promise<BenchRow[]>): void {
+  bench().then(
+    (rows) => {
+      process.stdout.write(formatTable(title, rows));
+      process.exit(0);
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
