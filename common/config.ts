@@ -61,7 +61,8 @@ export const configSchema = z
     log_level: logLevel.default('info'),
 
     // Storage and URLs (reference §2.8, §10.1).
-    target_dir: absolutePath.default(path.resolve('.odcs-data/composes')),
+    /** Where composes are written; defaults to `<data_dir>/composes` (resolved after data_dir). */
+    target_dir: absolutePath.optional(),
     /** Public URL of target_dir; defaults to the built-in static server of this process. */
     target_dir_url: httpUrl.optional(),
     extra_target_dirs: z.record(z.string(), absolutePath).default({}),
@@ -157,7 +158,7 @@ export const configSchema = z
 
 export type ConfigInput = z.input<typeof configSchema>;
 type ParsedConfig = z.output<typeof configSchema>;
-export type Config = Readonly<Omit<ParsedConfig, 'target_dir_url'> & { target_dir_url: string }>;
+export type Config = Readonly<Omit<ParsedConfig, 'target_dir_url' | 'target_dir'> & { target_dir_url: string; target_dir: string }>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -288,7 +289,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error, sourceOf)}`);
   const cfg = parsed.data;
   const target_dir_url = (cfg.target_dir_url ?? `http://${hostForUrl(cfg.host)}:${cfg.port}/odcs`).replace(/\/+$/, '');
-  return Object.freeze({ ...cfg, target_dir_url });
+  // Defaults under data_dir follow it: moving ODCS_DATA_DIR moves everything not set on its own.
+  const target_dir = cfg.target_dir ?? path.join(cfg.data_dir, 'composes');
+  return Object.freeze({ ...cfg, target_dir, target_dir_url });
 }
 
 function hostForUrl(host: string): string {

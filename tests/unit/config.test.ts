@@ -92,4 +92,13 @@ describe('configuration', () => {
     expect(message).toContain(`bogus: unknown option (from ${bad})`);
     expect(errorOf(() => loadConfig({ ODCS_CONFIG_FILE: path.join(dir, 'missing.yaml') }))).toContain('Cannot read configuration file');
   });
+
+  it('puts the default target_dir under data_dir, wherever ODCS_DATA_DIR moves it', () => {
+    expect(loadConfig({}).target_dir).toBe(path.resolve('.odcs-data/composes'));
+    expect(loadConfig({ ODCS_DATA_DIR: '/srv/odcs' })).toMatchObject({ data_dir: '/srv/odcs', target_dir: '/srv/odcs/composes' });
+    const yaml = file('data-dir.yaml', 'data_dir: /var/lib/odcs-test\n');
+    expect(loadConfig({ ODCS_CONFIG_FILE: yaml }).target_dir).toBe('/var/lib/odcs-test/composes');
+    // An explicit target_dir still wins.
+    expect(loadConfig({ ODCS_DATA_DIR: '/srv/odcs', ODCS_TARGET_DIR: '/mnt/composes' }).target_dir).toBe('/mnt/composes');
+  });
 });
