@@ -29,6 +29,7 @@ const TEST_TOOLS = [
   ['zstd', 'zstd', 'zstd'],
   ['xz', 'xz-utils', 'xz'],
   ['docker-compose', 'docker-compose', 'docker-compose'],
+  ['nginx', 'nginx-light', 'nginx'],
 ];
 
 function onPath(cmd) {
