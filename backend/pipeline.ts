@@ -33,6 +33,11 @@ export interface PipelineDeps {
   cfg: Config;
   metadata?: MetadataCache;
   clock?: () => Date;
+  /**
+   * Refuses (throws a ComposeError) a target dir this server must not write in: one that
+   * belongs to another database (common/target-dir-owner.ts). Called before anything is written.
+   */
+  checkTargetDir?: (dir: string) => Promise<void>;
 }
 
 function flagSet(compose: ComposeRow, flag: keyof typeof FLAGS): boolean {
@@ -48,7 +53,10 @@ function flagSet(compose: ComposeRow, flag: keyof typeof FLAGS): boolean {
 export function createBuildCompose(deps: PipelineDeps): BuildCompose {
   const metadata = deps.metadata ?? new MetadataCache();
   const clock = deps.clock ?? (() => new Date());
-  return (compose, signal, hooks) => buildCompose(deps.cfg, metadata, clock, compose, signal, hooks);
+  return async (compose, signal, hooks) => {
+    await deps.checkTargetDir?.(compose.target_dir ?? deps.cfg.target_dir);
+    return buildCompose(deps.cfg, metadata, clock, compose, signal, hooks);
+  };
 }
 
 async function buildCompose(

@@ -3,6 +3,7 @@ import type { Config } from '../../common/config';
 import type { ComposeStore } from '../../common/db/compose-store';
 import type { Database } from '../../common/db/database';
 import type { Logger } from '../../common/log';
+import { claimTargetDir, databaseIdentity, OWNER_MARKER, type TargetDirOwnership } from '../../common/target-dir-owner';
 import { REPODATA_CACHE_DIR, STORE_DIR } from '../pipeline';
 import { REPODATA_CACHE_DIR as MIRROR_CACHE_DIR } from '../sources/repositories';
 import { type CollectReport, collectStore, pathExists, removeTree, sweepTargetDir } from './cleanup';
@@ -51,6 +52,8 @@ export class Beat {
   private timer?: NodeJS.Timeout;
   private round?: Promise<unknown>;
   private lastCollect = -Infinity;
+  /** Target dirs this beat refused to sweep, with why, so that each refusal is logged once. */
+  private readonly refused = new Map<string, string>();
 
   constructor(private readonly deps: BeatDeps) {}
 
@@ -67,12 +70,17 @@ export class Beat {
   async removeExpired(now: Date): Promise<number[]> {
     const { store, cfg, log } = this.deps;
     const removed: number[] = [];
+    const ownership = new Map<string, TargetDirOwnership>();
     for (const row of await store.expired(now)) {
       const targetDir = row.target_dir ?? cfg.target_dir;
       if (!(await pathExists(targetDir))) continue;
       const done = await store.markRemoved(row, now);
       if (!done) continue;
       removed.push(row.id);
+      if (!ownership.has(targetDir)) ownership.set(targetDir, await this.ownershipOf(targetDir));
+      // In another database's target dir, `odcs-<id>` is that database's compose of the same
+      // id (our workers never build there): the compose is removed, its namesake stays.
+      if (ownership.get(targetDir)?.status === 'foreign') continue;
       // Its own directory: the whole compose, or only the logs of a compose that reused another
       // (whose tree belongs to that one).
       {
@@ -102,10 +110,47 @@ export class Beat {
     return this.deps.store.finishOrphanedReusers(now);
   }
 
-  /** Directories without a live compose, and temporary trees nobody is building, in every target dir. */
+  /**
+   * Whether `dir` is this database's (claiming it when new), logging once why a dir is not:
+   * the sweep judges directories by this database's compose ids, which mean nothing in another
+   * database's target dir.
+   */
+  private async ownershipOf(dir: string): Promise<TargetDirOwnership> {
+    const { db, log } = this.deps;
+    const identity = await databaseIdentity(db);
+    const ownership = await claimTargetDir(dir, identity);
+    if (ownership.status === 'ours' || ownership.status === 'missing') {
+      if (ownership.status === 'ours' && ownership.claimed) log.info({ targetDir: dir, database: identity }, `target dir claimed for this database (${OWNER_MARKER} written)`);
+      if (this.refused.delete(dir)) log.info({ targetDir: dir }, 'target dir is this database\'s again; sweeping it');
+      return ownership;
+    }
+    const why = ownership.status === 'foreign' ? `foreign:${ownership.owner}` : 'unmarked';
+    if (this.refused.get(dir) !== why) {
+      this.refused.set(dir, why);
+      if (ownership.status === 'foreign') {
+        log.warn(
+          { targetDir: dir, owner: ownership.owner, database: identity },
+          `target dir belongs to another database (${OWNER_MARKER}): not sweeping it nor deleting compose directories there`,
+        );
+      } else {
+        log.warn(
+          { targetDir: dir, database: identity },
+          `target dir holds compose directories but no ${OWNER_MARKER} marker: not sweeping it. If its composes are this database's, ` +
+            `write this database's identity into ${OWNER_MARKER} there (see README, "Target dir ownership")`,
+        );
+      }
+    }
+    return ownership;
+  }
+
+  /**
+   * Directories without a live compose, and temporary trees nobody is building, in every target
+   * dir this database owns (a new, empty one is claimed first).
+   */
   async sweep(): Promise<string[]> {
     const swept: string[] = [];
     for (const dir of this.targetDirs()) {
+      if ((await this.ownershipOf(dir)).status !== 'ours') continue;
       const report = await sweepTargetDir(dir, (ids) => this.deps.store.statesOf(ids));
       swept.push(...[...report.strays, ...report.temporaries].map((n) => path.join(dir, n)));
     }

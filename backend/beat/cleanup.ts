@@ -3,6 +3,7 @@ import type { Dirent } from 'node:fs';
 import { lstat, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { STATES } from '../../common/enums';
+import { composeIdOfEntry } from '../../common/target-dir-owner';
 import { TEMP_PREFIX as BUILDING_PREFIX } from '../pipeline';
 
 /** Prefix of a tree renamed away to be deleted: never served, swept if a deletion was cut short. */
@@ -35,17 +36,8 @@ export async function removeTree(targetDir: string, name: string): Promise<boole
   return true;
 }
 
-/**
- * The compose id an `odcs-*` / `latest-odcs-*` entry belongs to (reference §6.4): the part
- * after `odcs` must be digits. Other names are not ours to judge.
- */
-export function composeIdOfEntry(name: string): number | undefined {
-  const parts = name.split('-');
-  const at = parts.indexOf('odcs');
-  if (at < 0 || (at > 0 && parts[0] !== 'latest')) return undefined;
-  const id = parts[at + 1];
-  return id !== undefined && /^\d{1,9}$/.test(id) ? Number(id) : undefined;
-}
+/** Lives beside the target-dir owner marker, which needs it too. */
+export { composeIdOfEntry };
 
 export interface SweepReport {
   /** Compose directories without a live compose, deleted. */

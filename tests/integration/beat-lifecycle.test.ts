@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, writeFileSync, linkSync, statSync, readdirSync }
 import path from 'node:path';
 import { STORE_DIR } from '../../backend/pipeline';
 import { STATES } from '../../common/enums';
+import { OWNER_MARKER } from '../../common/target-dir-owner';
 import { newCompose as compose } from '../support/composes';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -18,6 +19,9 @@ describe('the beat lifecycle jobs, with an injected clock', () => {
   let t: TestStack;
   beforeEach(async () => {
     t = await startTestStack({ config: { heartbeat_timeout: 60, max_attempts: 2, compose_timeout: 3600, store_grace_seconds: 0 } });
+    // The target dir is this database's (claimed while empty, as at first use), so the beat sweeps it.
+    mkdirSync(t.cfg.target_dir, { recursive: true });
+    await t.beat.sweep();
   });
   afterEach(() => t.close());
 
@@ -162,7 +166,7 @@ describe('the beat lifecycle jobs, with an injected clock', () => {
     }
     const report = await t.beat.runOnce(at(20));
     const left = readdirSync(root).sort();
-    expect(left).toEqual([`odcs-${generating.id}`, `odcs-${live}`, 'odcs-', 'odcs-abc', 'other'].sort());
+    expect(left).toEqual([OWNER_MARKER, `odcs-${generating.id}`, `odcs-${live}`, 'odcs-', 'odcs-abc', 'other'].sort());
     expect(existsSync(path.join(root, `odcs-${live}`, '.compose.tmp-dead'))).toBe(false);
     expect(existsSync(path.join(root, `odcs-${live}`, 'compose'))).toBe(true);
     expect(existsSync(path.join(root, `odcs-${generating.id}`, '.compose.tmp-busy'))).toBe(true);
