@@ -135,6 +135,11 @@ export const configSchema = z
     max_attempts: z.number().int().positive().default(3),
     /** Store entries and cached repodata younger than this are never collected (a build may be linking them). */
     store_grace_seconds: z.number().int().nonnegative().default(3600),
+    /**
+     * Koji header cache entries (`<target_dir>/.cache/koji-headers`, one per RPM seen) no compose
+     * read for this long are deleted by the beat's store collection (fetched again if needed).
+     */
+    koji_header_cache_max_age_seconds: z.number().int().positive().default(30 * 24 * 3600),
 
     // Messaging (reference §7; fedora-messaging wire format).
     messaging_backend: z.enum(['', 'fedora-messaging']).default('fedora-messaging'),

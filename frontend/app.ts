@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { isDatabaseUnavailable } from '../common/db/database';
 import { ApiError, ServiceUnavailable } from '../common/errors';
+import { composeTreeRouter } from './compose-tree';
 import type { FrontendContext } from './context';
 import { about, metrics } from './routes/about';
 import { createCompose, deleteCompose, getCompose, listComposes, renewCompose } from './routes/composes';
@@ -67,10 +68,7 @@ export function createApp(ctx: FrontendContext): express.Express {
   redirectToSlash('/api/1/metrics');
   redirectToSlash('/api/1');
 
-  if (ctx.serveTargetDirAt) {
-    // Range requests matter: the Python client's --watch tails pungi-stderr.log with them.
-    app.use(ctx.serveTargetDirAt, express.static(ctx.cfg.target_dir, { index: false, dotfiles: 'ignore', fallthrough: true }));
-  }
+  if (ctx.serveTargetDirAt) app.use(ctx.serveTargetDirAt, composeTreeRouter(ctx.cfg.target_dir));
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new ApiError(404, NOT_FOUND_MESSAGE)));
 

@@ -3,9 +3,15 @@ import { ApiError, BadRequest } from '../common/errors';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** `application/json`, with or without parameters such as `charset`. */
+const JSON_MEDIA_TYPE = /^application\/json\s*(;.*)?$/i;
+
 /**
- * Reads and decodes a JSON body whatever its Content-Type (as ODCS's `get_json(force=True)`).
- * Returns undefined for an empty body.
+ * Reads and decodes a JSON body. A body must come as `application/json`, which is what the
+ * Python client sends: ODCS parses any Content-Type (`get_json(force=True)`), which lets a web
+ * page create composes cross-site with a `text/plain` or form POST (no CORS preflight for
+ * those). An empty body (a PATCH renew without data, which the client sends with no
+ * Content-Type) needs none. Returns undefined for an empty body.
  */
 export async function readJsonBody(req: Request, limit = MAX_BODY_BYTES): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -19,22 +25,15 @@ export async function readJsonBody(req: Request, limit = MAX_BODY_BYTES): Promis
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return undefined;
+  const type = req.headers['content-type'];
+  if (!type || !JSON_MEDIA_TYPE.test(type)) {
+    throw new ApiError(415, `The request body must be sent with Content-Type: application/json, not ${type ? JSON.stringify(type) : 'none'}.`);
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
     throw new BadRequest(`Failed to decode JSON object: ${(err as Error).message}`);
   }
-}
-
-/** scheme://host[/prefix] as the client sees us, honouring the reverse-proxy headers ODCS honours. */
-export function externalBase(req: Request): string {
-  const first = (v: string | string[] | undefined): string | undefined =>
-    (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim() || undefined;
-  const scheme = first(req.headers['x-scheme']) ?? req.protocol;
-  const host = first(req.headers['x-forwarded-host']) ?? req.headers.host ?? 'localhost';
-  // A prefix without its leading slash would run into the host name.
-  const prefix = (first(req.headers['x-script-name']) ?? '').replace(/\/+$/, '').replace(/^(?=[^/])/, '/');
-  return `${scheme}://${host}${prefix}`;
 }
 
 /** The first value of a query parameter (repeated parameters arrive as arrays). */

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { defaultTargetDirUrl } from '../common/config';
 import type { Services } from '../common/services';
 import { VERSION } from '../common/version';
 import { createApp } from './app';
@@ -17,7 +18,11 @@ export interface RunningFrontend {
 export interface FrontendOptions {
   host?: string;
   port?: number;
-  /** Serve target_dir under the path of target_dir_url (the embedded default). */
+  /**
+   * Serve target_dir under the path of target_dir_url. By default it is served exactly when
+   * target_dir_url is not configured, i.e. points at this server; a configured URL names another
+   * server (nginx, the `static` service of docker-compose), which must serve it.
+   */
   serveTargetDir?: boolean;
   context?: Partial<FrontendContext>;
 }
@@ -33,9 +38,16 @@ export function frontendContext(s: Services, options: FrontendOptions = {}): Fro
     clock: () => new Date(),
     outboxWritten: () => s.relay.kick(),
     version: VERSION,
-    serveTargetDirAt: options.serveTargetDir ? new URL(s.cfg.target_dir_url).pathname.replace(/\/+$/, '') || '/' : undefined,
+    serveTargetDirAt: (options.serveTargetDir ?? servesOwnTargetDir(s.cfg))
+      ? new URL(s.cfg.target_dir_url).pathname.replace(/\/+$/, '') || '/'
+      : undefined,
     ...options.context,
   };
+}
+
+/** Whether target_dir_url is the default one, which points at this server. */
+export function servesOwnTargetDir(cfg: Services['cfg']): boolean {
+  return cfg.target_dir_url === defaultTargetDirUrl(cfg);
 }
 
 /** Starts the API on host:port. */

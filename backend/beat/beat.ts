@@ -5,6 +5,8 @@ import type { Database } from '../../common/db/database';
 import type { Logger } from '../../common/log';
 import { claimTargetDir, databaseIdentity, OWNER_MARKER, type TargetDirOwnership } from '../../common/target-dir-owner';
 import { REPODATA_CACHE_DIR, STORE_DIR } from '../pipeline';
+import { pruneKojiHeaderCache } from '../koji/header-cache';
+import { KOJI_HEADER_CACHE_DIR } from '../sources/koji-pool';
 import { REPODATA_CACHE_DIR as MIRROR_CACHE_DIR } from '../sources/repositories';
 import { type CollectReport, collectStore, pathExists, removeTree, sweepTargetDir } from './cleanup';
 
@@ -157,15 +159,20 @@ export class Beat {
     return swept;
   }
 
-  /** Deletes store entries and cached repodata no compose uses (at most hourly from the timer). */
+  /**
+   * Deletes what the caches under every target dir hold for nobody (at most hourly from the
+   * timer): store entries no compose links and the key links to them, cached repodata
+   * (`.cache/createrepo`, `.cache/repodata`) nothing restored lately, and Koji header entries
+   * no compose read for koji_header_cache_max_age_seconds.
+   */
   async collect(): Promise<CollectReport> {
-    const total: CollectReport = { packages: 0, bytes: 0, repodata: 0 };
-    const grace = this.deps.cfg.store_grace_seconds * 1000;
+    const { cfg } = this.deps;
+    const total: CollectReport = { packages: 0, bytes: 0, repodata: 0, keyLinks: 0, kojiHeaders: 0 };
+    const grace = cfg.store_grace_seconds * 1000;
     for (const dir of this.targetDirs()) {
       const r = await collectStore(dir, path.join(dir, STORE_DIR), [path.join(dir, REPODATA_CACHE_DIR), path.join(dir, MIRROR_CACHE_DIR)], grace);
-      total.packages += r.packages;
-      total.bytes += r.bytes;
-      total.repodata += r.repodata;
+      r.kojiHeaders = await pruneKojiHeaderCache(path.join(dir, KOJI_HEADER_CACHE_DIR), cfg.koji_header_cache_max_age_seconds * 1000);
+      for (const key of Object.keys(total) as Array<keyof CollectReport>) total[key] += r[key];
     }
     return total;
   }
@@ -201,7 +208,8 @@ export class Beat {
     });
     const changed = [report.requeued, report.failedWaiting, report.removed, report.released, report.failedStuck, report.finishedReusers];
     if (result && changed.some((l) => l.length)) this.deps.outboxWritten?.();
-    if (result && (changed.some((l) => l.length) || report.swept.length || report.collected?.packages)) {
+    const collected = report.collected && Object.values(report.collected).some((n) => n > 0);
+    if (result && (changed.some((l) => l.length) || report.swept.length || collected)) {
       this.deps.log.info(
         {
           removed: report.removed.length,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { STATES } from '../../common/enums';
 import { composeIdOfEntry } from '../../common/target-dir-owner';
 import { TEMP_PREFIX as BUILDING_PREFIX } from '../pipeline';
+import { KEYS_DIR } from '../store/package-store';
 
 /** Prefix of a tree renamed away to be deleted: never served, swept if a deletion was cut short. */
 export const REMOVING_PREFIX = '.removing-';
@@ -111,6 +112,41 @@ export interface CollectReport {
   bytes: number;
   /** Cached repodata entries deleted. */
   repodata: number;
+  /** Links of the store's keys deleted (their store file was collected). */
+  keyLinks: number;
+  /** Koji header cache entries deleted (unread for koji_header_cache_max_age_seconds). */
+  kojiHeaders: number;
+}
+
+/**
+ * Deletes the symbolic links below `dir` whose target no longer exists (the store file a key
+ * gave was collected), and temporary links (`*.tmp-*`) a writer that died left, once older
+ * than `cutoff`. A link replaced meanwhile (rememberKey renames a new one over it) is a new
+ * inode with a live target, so it is not touched.
+ */
+async function removeDanglingLinks(dir: string, cutoff: number): Promise<number> {
+  let deleted = 0;
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return 0;
+    throw err;
+  }
+  for (const entry of entries) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      deleted += await removeDanglingLinks(p, cutoff);
+      continue;
+    }
+    if (!entry.isSymbolicLink()) continue;
+    const leftover = entry.name.includes('.tmp-') && ((await lstat(p).catch(() => undefined))?.ctimeMs ?? Infinity) < cutoff;
+    const dangling = !(await pathExists(p).catch(() => true));
+    if (!leftover && !dangling) continue;
+    await rm(p, { force: true });
+    deleted += 1;
+  }
+  return deleted;
 }
 
 /**
@@ -129,7 +165,7 @@ export async function collectStore(
   cacheDirs: readonly string[],
   graceMs: number,
 ): Promise<CollectReport> {
-  const report: CollectReport = { packages: 0, bytes: 0, repodata: 0 };
+  const report: CollectReport = { packages: 0, bytes: 0, repodata: 0, keyLinks: 0, kojiHeaders: 0 };
   // File times are the real clock's, whatever clock the caller runs the beat on.
   const cutoff = Date.now() - graceMs;
   const inUse = new Set<string>();
@@ -148,6 +184,7 @@ export async function collectStore(
     report.packages += 1;
     report.bytes += info.size;
   }
+  report.keyLinks = await removeDanglingLinks(path.join(storeDir, KEYS_DIR), cutoff);
   // Cached repodata: an entry whose files nothing links any more (no tree restored it lately).
   for (const cacheDir of cacheDirs) {
     for (const entry of await readdir(cacheDir, { withFileTypes: true }).catch(() => [] as Dirent[])) {

@@ -6,9 +6,14 @@
  * and payload) changes with any change of content; signing adds a signature header but leaves
  * the header fields read here alone. Files are written to a temporary name and renamed, so a
  * reader sees a whole entry or none, and two workers writing the same entry write the same bytes.
+ *
+ * Entries are many small files (one per RPM ever seen), so the beat deletes those no compose read
+ * for `koji_header_cache_max_age_seconds` (pruneKojiHeaderCache): a read marks an entry used by
+ * moving its modification time to now, at most once an hour per entry.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KojiClient } from './client';
 import { PACKAGE_HEADERS } from './package';
@@ -64,10 +69,22 @@ export class KojiHeaderCache {
   }
 }
 
+/** A read entry whose modification time is older than this is marked used again (see pruneKojiHeaderCache). */
+const MARK_USED_AFTER_MS = 3600 * 1000;
+
 async function readEntry(file: string): Promise<RpmHeaderFields | null> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    const handle = await open(file, 'r');
+    try {
+      const info = await handle.stat();
+      text = await handle.readFile('utf8');
+      // File times are the real clock's. A failure to mark costs at most a fetch from Koji later.
+      const now = Date.now();
+      if (now - info.mtimeMs > MARK_USED_AFTER_MS) await handle.utimes(info.atime, new Date(now)).catch(() => undefined);
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -97,4 +114,37 @@ function jsonSafe(_key: string, value: XmlRpcValue): unknown {
   if (typeof value === 'bigint') return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : String(value);
   if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
   return value;
+}
+
+/**
+ * Deletes the entries of the header cache at `dir` (every version's, and temporary files left
+ * by a writer that died) that nobody read or wrote for `maxAgeMs` of the real clock; an entry
+ * deleted while still useful is fetched from Koji again. Returns how many files were deleted.
+ */
+export async function pruneKojiHeaderCache(dir: string, maxAgeMs: number): Promise<number> {
+  const cutoff = Date.now() - maxAgeMs;
+  let deleted = 0;
+  const walk = async (at: string): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(at, { withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw err;
+    }
+    for (const entry of entries) {
+      const p = path.join(at, entry.name);
+      if (entry.isDirectory()) {
+        await walk(p);
+        continue;
+      }
+      const info = await lstat(p).catch(() => undefined);
+      if (!info || info.mtimeMs >= cutoff) continue;
+      await rm(p, { force: true });
+      deleted += 1;
+    }
+  };
+  await walk(dir);
+  return deleted;
 }

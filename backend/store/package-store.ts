@@ -43,6 +43,12 @@ export interface KeyedOrigin {
   placed(copy: KeyedCopy, checksum: { type: 'sha256'; value: string }): void;
 }
 
+/**
+ * Directory (under the store's root) of the links from keys to store files (KeyedOrigin). The
+ * beat deletes a link whose store file it collected (backend/beat/cleanup.ts).
+ */
+export const KEYS_DIR = 'keys';
+
 /** Node's names of the checksum types repository metadata uses. */
 const HASHES: Record<string, string> = { sha256: 'sha256', sha: 'sha1', sha1: 'sha1', md5: 'md5', sha512: 'sha512', sha384: 'sha384', sha224: 'sha224' };
 
@@ -244,7 +250,7 @@ export class PackageStore {
   /** `<root>/keys/<ab>/<sha256 of key>`: a symbolic link to the store file the key gave. */
   private keyPath(key: string): string {
     const h = createHash('sha256').update(key).digest('hex');
-    return path.join(this.root, 'keys', h.slice(0, 2), h);
+    return path.join(this.root, KEYS_DIR, h.slice(0, 2), h);
   }
 
   /** The sha256 of the file `key` gave before, if the store remembers it. */

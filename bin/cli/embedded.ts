@@ -41,7 +41,7 @@ void runRole('embedded', async (initialCfg, log) => {
   parts.push({ stop: () => worker.stop() });
   const beat = startBeat(s);
   parts.push({ stop: () => beat.stop() });
-  const api = await startFrontend(s, { serveTargetDir: true });
+  const api = await startFrontend(s);
   parts.push({ stop: () => api.close() });
   process.stdout.write(
     `\nODCS is running at ${api.url}/\n  API:      ${api.url}/api/1/composes/\n  composes: ${cfg.target_dir_url}/ (files in ${cfg.target_dir})\n  Stop with Ctrl-C.\n\n`,

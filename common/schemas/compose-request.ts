@@ -15,6 +15,18 @@ import { BadRequest } from '../errors';
 import { pyRepr } from '../python-repr';
 import { checkPungiComposeUrl, checkRepoLocation, expandBasearch } from '../repo-location';
 import { validateJsonData } from './generic';
+import {
+  checkArches,
+  checkComposeType,
+  checkContentSets,
+  checkGitRef,
+  checkLabel,
+  checkModuleParts,
+  checkNvrs,
+  checkSigkeys,
+  checkTagNames,
+  checkTaskIds,
+} from './safe-names';
 
 // ---------------------------------------------------------------------------------------------
 // Shapes. The generic check (validateJsonData) runs first and gives ODCS's own messages; these
@@ -234,6 +246,7 @@ export function parseComposeRequest(cfg: Config, body: unknown): ParsedComposeRe
     throw new BadRequest(`No source provided for ${sourceType}`);
   }
   checkSources(cfg, typeName, sources);
+  checkPathBoundFields(req);
 
   const seconds_to_live = secondsToLive(cfg, data, lifetimeFor(cfg, { source_type: sourceType, source: sources.join(' ') }));
 
@@ -311,16 +324,21 @@ function checkSources(cfg: Config, type: SourceTypeName, sources: string[]): voi
       throw new BadRequest('Source must be in "source_name#commit_hash" format for "raw_config" source_type.');
     }
     if (!Object.hasOwn(cfg.raw_config_urls, name)) throw new BadRequest(`Source "${name}" does not exist in server configuration.`);
+    checkGitRef(commit);
   } else if (type === 'module') {
     for (const item of sources) {
-      const parts = item.split(':');
-      if (parts.length < 2 || parts.length > 4 || parts.some((p) => p === '')) {
-        throw new BadRequest(`Module definition must be in "n:s", "n:s:v" or "n:s:v:c" format, but got ${item}`);
-      }
+      const parts = moduleParts(item);
       if (cfg.base_module_names.includes(parts[0])) {
         throw new BadRequest(`ODCS currently cannot create compose with base modules, but ${parts[0]} was requested.`);
       }
+      checkModuleParts('source', item, parts);
     }
+  } else if (type === 'tag') {
+    checkTagNames('source', sources);
+  } else if (type === 'build') {
+    checkNvrs('source', sources);
+  } else if (type === 'pulp') {
+    checkContentSets(sources);
   } else if (type === 'repo') {
     for (const item of sources) {
       const checked = checkRepoLocation(cfg, item);
@@ -331,6 +349,38 @@ function checkSources(cfg: Config, type: SourceTypeName, sources: string[]): voi
     const checked = checkPungiComposeUrl(cfg, sources[0]);
     if ('problem' in checked) throw new BadRequest(checked.problem);
   }
+}
+
+/** Splits a module N:S[:V[:C]] item, refusing other shapes with ODCS's message. */
+function moduleParts(item: string): string[] {
+  const parts = item.split(':');
+  if (parts.length < 2 || parts.length > 4 || parts.some((p) => p === '')) {
+    throw new BadRequest(`Module definition must be in "n:s", "n:s:v" or "n:s:v:c" format, but got ${item}`);
+  }
+  return parts;
+}
+
+function checkModules(key: string, items: readonly string[]): void {
+  for (const item of items) checkModuleParts(key, item, moduleParts(item));
+}
+
+/**
+ * Beyond ODCS: every other list item or string that the worker turns into a path component, a
+ * URL or a command-line argument keeps to the narrow character set of its kind (safe-names.ts),
+ * so that no request value can leave the compose's own tree or pass an option to a tool.
+ */
+function checkPathBoundFields(req: ComposeRequest): void {
+  const src = req.source;
+  if (req.arches) checkArches('arches', req.arches);
+  if (req.multilib_arches) checkArches('multilib_arches', req.multilib_arches);
+  if (req.compose_type) checkComposeType(req.compose_type);
+  if (req.label !== undefined) checkLabel(req.label);
+  if (src.sigkeys) checkSigkeys(src.sigkeys);
+  if (src.builds) checkNvrs('builds', src.builds);
+  if (src.modular_koji_tags) checkTagNames('modular_koji_tags', src.modular_koji_tags);
+  if (src.modules) checkModules('modules', src.modules);
+  if (src.scratch_modules) checkModules('scratch_modules', src.scratch_modules);
+  if (src.scratch_build_tasks) checkTaskIds(src.scratch_build_tasks);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,6 +401,10 @@ export function parseRenewRequest(cfg: Config, body: unknown): ParsedRenewReques
   const req = parseShape(renewRequestSchema, data);
   // Refuse a bad value now, before looking the compose up, as ODCS does.
   secondsToLive(cfg, data);
+  if (req.sigkeys) checkSigkeys(req.sigkeys);
+  if (req.label !== undefined) checkLabel(req.label);
+  if (req.source?.builds) checkNvrs('builds', req.source.builds);
+  if (req.source?.modules) checkModules('modules', req.source.modules);
   return {
     secondsToLive: (original) => secondsToLive(cfg, data, lifetimeFor(cfg, original)),
     sigkeys: req.sigkeys,

@@ -6,7 +6,8 @@ import { isSourceTypeName, isStateName, SOURCE_TYPES, STATES } from '../../commo
 import { ApiError, BadRequest, Forbidden, NotFound, Unauthorized } from '../../common/errors';
 import { composeAttributes, parseComposeRequest, parseRenewRequest } from '../../common/schemas/compose-request';
 import type { FrontendContext } from '../context';
-import { externalBase, queryValue, readJsonBody } from '../http';
+import { queryValue, readJsonBody } from '../http';
+import { externalBase } from '../proxy-headers';
 import { type Caller, checkCancel, checkComposeAttributes, checkRole, type Decision } from '../permissions';
 
 const DEFAULT_PER_PAGE = 10;
@@ -34,9 +35,16 @@ function parseId(raw: string | string[] | undefined): number | undefined {
   return id <= MAX_ID ? id : undefined;
 }
 
+/**
+ * `page` or `per_page`. Like ODCS, a value that is not an integer falls back to the default;
+ * beyond ODCS, an integer too large to mean anything (ODCS quietly serves page 1 for it) is a 400.
+ */
 function integerParam(req: Request, key: string): number | undefined {
-  const v = queryValue(req, key);
-  return v !== undefined && /^-?\d{1,9}$/.test(v.trim()) ? Number(v) : undefined;
+  const v = queryValue(req, key)?.trim();
+  if (v === undefined || !/^[-+]?\d+$/.test(v)) return undefined;
+  const n = Number(v);
+  if (Math.abs(n) > MAX_ID) throw new BadRequest(`Invalid ${key} "${v}": it must be an integer between -${MAX_ID} and ${MAX_ID}`);
+  return n;
 }
 
 /** An enum filter given as a number (ODCS) or, beyond ODCS, by name. */
@@ -83,7 +91,7 @@ function orderBy(req: Request): { column: OrderByColumn; descending: boolean } {
 }
 
 /** Page links carry every other query argument except page, per_page, endpoint and `_`-prefixed ones. */
-function pageLink(req: Request, page: number, perPage: number): string {
+function pageLink(ctx: FrontendContext, req: Request, page: number, perPage: number): string {
   const params = new URLSearchParams();
   params.set('per_page', String(perPage));
   params.set('page', String(page));
@@ -91,7 +99,7 @@ function pageLink(req: Request, page: number, perPage: number): string {
     if (key === 'page' || key === 'per_page' || key === 'endpoint' || key.startsWith('_')) continue;
     for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'string') params.append(key, v);
   }
-  return `${externalBase(req)}/api/1/composes/?${params.toString()}`;
+  return `${externalBase(ctx.cfg, req)}/api/1/composes/?${params.toString()}`;
 }
 
 export async function listComposes(ctx: FrontendContext, req: Request, res: Response): Promise<void> {
@@ -114,10 +122,10 @@ export async function listComposes(ctx: FrontendContext, req: Request, res: Resp
   res.json({
     items: rows.map((r) => composeJson(ctx.cfg, r)),
     meta: {
-      first: pageLink(req, 1, perPage),
-      last: pageLink(req, pages, perPage),
-      next: page < pages ? pageLink(req, page + 1, perPage) : null,
-      prev: page > 1 ? pageLink(req, page - 1, perPage) : null,
+      first: pageLink(ctx, req, 1, perPage),
+      last: pageLink(ctx, req, pages, perPage),
+      next: page < pages ? pageLink(ctx, req, page + 1, perPage) : null,
+      prev: page > 1 ? pageLink(ctx, req, page - 1, perPage) : null,
       page,
       pages,
       per_page: perPage,

@@ -146,7 +146,7 @@ export async function benchCompose(): Promise<BenchRow[]> {
   /** POST → the `done` (or `failed`) message on amq.topic, in seconds. */
   const composeTime = async (source: Record<string, unknown>, flags: string[] = []): Promise<number> => {
     const start = process.hrtime.bigint();
-    const res = await fetch(api, { method: 'POST', body: JSON.stringify({ source, flags }) });
+    const res = await fetch(api, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ source, flags }) });
     const { id } = (await res.json()) as { id: number };
     await events.waitFor(
       (l) => l.bodies<{ compose: { id: number; state_name: string } }>().some((b) => b.compose.id === id && ['done', 'failed'].includes(b.compose.state_name)),

@@ -166,7 +166,7 @@ export async function benchKoji(): Promise<BenchRow[]> {
       hub.resetCounters();
       let id = 0;
       const t = await seconds(async () => {
-        const res = await fetch(api, { method: 'POST', body: JSON.stringify({ source: { type: 'tag', source: 'bench' }, flags: ['no_reuse'] }) });
+        const res = await fetch(api, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ source: { type: 'tag', source: 'bench' }, flags: ['no_reuse'] }) });
         ({ id } = (await res.json()) as { id: number });
         for (;;) {
           const row = (await (await fetch(`${api}${id}`)).json()) as { state_name: string; state_reason: string };

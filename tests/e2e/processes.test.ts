@@ -12,7 +12,8 @@ const json = async (url: string, init?: RequestInit): Promise<{ status: number; 
   const res = await fetch(url, init);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
-const post = (url: string, body: unknown) => json(url, { method: 'POST', body: JSON.stringify(body) });
+const post = (url: string, body: unknown) =>
+  json(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 
 beforeAll(() => buildDist(), 120000);
 

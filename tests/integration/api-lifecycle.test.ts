@@ -430,7 +430,7 @@ describe('under noauth', () => {
     it.each(['wait', 'generating'] as const)('answers 404 for a %s compose', async (state) => {
       const c = await composeIn(t, state);
       await expectRefused(t, () => request(t.app).patch(`/api/1/composes/${c.id}`).send({ seconds_to_live: 60 }), 404, `No compose with id ${c.id} found`);
-      await expectRefused(t, () => request(t.app).patch(`/api/1/composes/${c.id}`).send({ sigkeys: ['x'] }), 404, `No compose with id ${c.id} found`);
+      await expectRefused(t, () => request(t.app).patch(`/api/1/composes/${c.id}`).send({ sigkeys: ['abcd1234'] }), 404, `No compose with id ${c.id} found`);
     });
 
     it('answers 404 for a compose that does not exist', async () => {

@@ -77,7 +77,9 @@ describe('listing composes', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestStack();
+    // supertest connects from the loopback address: trusted here so that the reverse-proxy
+    // headers count (tests/integration/api-hardening.test.ts covers an untrusted peer).
+    t = await startTestStack({ config: { trusted_proxies: ['127.0.0.1', '::1'] } });
     const random = prng(20240101);
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
 
