@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { isKnownArch } from './arches';
 import { FLAGS, RESULTS, SOURCE_TYPES } from './enums';
 
 /**
@@ -14,6 +16,17 @@ import { FLAGS, RESULTS, SOURCE_TYPES } from './enums';
 const absolutePath = z.string().refine((p) => path.isAbsolute(p), { message: 'must be an absolute path' });
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, { message: 'must be an http(s) URL' });
 const stringList = z.array(z.string());
+/** Compose arches become directory names: only rpm's architecture names (common/arches.ts). */
+const archList = z.array(z.string().refine(isKnownArch, { message: 'is not a known RPM architecture' }));
+/** An IPv4/IPv6 address or a CIDR such as 10.0.0.0/8. */
+const addressOrCidr = z.string().refine(
+  (entry) => {
+    const [address, prefix, ...rest] = entry.split('/');
+    const max = isIPv4(address) ? 32 : isIPv6(address) ? 128 : 0;
+    return max > 0 && rest.length === 0 && (prefix === undefined || (/^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= max));
+  },
+  { message: 'must be an IP address or a CIDR (e.g. 10.0.0.0/8)' },
+);
 /** An http(s) URL, or empty for "not configured". */
 const optionalHttpUrl = z.string().regex(/^(https?:\/\/[^\s]+)?$/, { message: 'must be empty or an http(s) URL' }).default('');
 
@@ -72,7 +85,7 @@ export const configSchema = z
     max_seconds_to_live: z.number().int().positive().default(259200),
 
     // Defaults for compose attributes.
-    arches: stringList.default(['x86_64']),
+    arches: archList.default(['x86_64']),
     sigkeys: stringList.default([]),
 
     // Permissions (reference §4.3–§4.4).
@@ -95,6 +108,11 @@ export const configSchema = z
       .strict()
       .default({ users: [], groups: [] }),
     auth_backend: z.enum(['noauth', 'kerberos', 'openidc', 'ssl', 'kerberos_or_ssl']).default('noauth'),
+    /**
+     * Reverse proxies (IPs or CIDRs) whose X-Forwarded-Host, X-Scheme and X-Script-Name the API
+     * honours in its absolute links; empty honours none.
+     */
+    trusted_proxies: z.array(addressOrCidr).default([]),
 
     // Sources.
     raw_config_urls: z.record(z.string(), rawConfigEntry).default({}),
@@ -293,10 +311,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error, sourceOf)}`);
   const cfg = parsed.data;
-  const target_dir_url = (cfg.target_dir_url ?? `http://${hostForUrl(cfg.host)}:${cfg.port}/odcs`).replace(/\/+$/, '');
+  const target_dir_url = (cfg.target_dir_url ?? defaultTargetDirUrl(cfg)).replace(/\/+$/, '');
   // Defaults under data_dir follow it: moving ODCS_DATA_DIR moves everything not set on its own.
   const target_dir = cfg.target_dir ?? path.join(cfg.data_dir, 'composes');
   return Object.freeze({ ...cfg, target_dir, target_dir_url });
+}
+
+/**
+ * The target_dir_url used when none is configured: `/odcs` of this process's own HTTP server,
+ * which then serves target_dir there (frontend/compose-tree.ts).
+ */
+export function defaultTargetDirUrl(cfg: { host: string; port: number }): string {
+  return `http://${hostForUrl(cfg.host)}:${cfg.port}/odcs`;
 }
 
 function hostForUrl(host: string): string {
