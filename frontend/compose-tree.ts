@@ -96,9 +96,9 @@ export function composeTreeRouter(targetDir: string): Router {
 
     if (info.isDirectory()) {
       if (!req.path.endsWith('/')) {
-        const query = req.originalUrl.slice(req.originalUrl.indexOf('?') >= 0 ? req.originalUrl.indexOf('?') : req.originalUrl.length);
-        const pathname = req.originalUrl.slice(0, req.originalUrl.length - query.length);
-        res.redirect(301, `${pathname}/${query}`);
+        const q = req.originalUrl.indexOf('?');
+        const pathname = q < 0 ? req.originalUrl : req.originalUrl.slice(0, q);
+        res.redirect(301, `${pathname}/${q < 0 ? '' : req.originalUrl.slice(q)}`);
         return;
       }
       const entries = await visibleEntries(root, real);
@@ -106,7 +106,8 @@ export function composeTreeRouter(targetDir: string): Router {
       res.set('Cache-Control', 'no-cache').type('html').send(listingPage(title, entries, segments.length === 0));
       return;
     }
-    if (!info.isFile()) return next();
+    // A file named as a directory (`x.log/`) names nothing, as for any static server.
+    if (!info.isFile() || req.path.endsWith('/')) return next();
     // Sent by its real path, relative to the real root: the checked file is the one served.
     res.sendFile(path.relative(root, real), { root, dotfiles: 'allow', acceptRanges: true }, (err?: Error & { status?: number }) => {
       if (!err || res.headersSent) return;

@@ -284,6 +284,7 @@ describe('the compose tree where the default target_dir_url points (items 16 and
     expect(res.status).toBe(206);
     expect(res.headers.get('content-range')).toBe(`bytes 2-9/${content.length}`);
     expect(Buffer.from(await res.arrayBuffer())).toEqual(content.subarray(2, 10));
+    expect((await fetch(`${top}/pungi-stdout.log/`)).status).toBe(404);
   });
 
   it('never serves nor lists hidden entries', async () => {
