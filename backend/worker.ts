@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { sleep } from '../common/sleep';
 import type { Broker, Consumer, Delivery } from '../common/broker/broker';
 import type { Config } from '../common/config';
 import type { ComposeStore, ResolvedNevras, TransitionExtras } from '../common/db/compose-store';
@@ -235,6 +236,3 @@ export function failureMessage(cfg: Config, err: unknown): string {
   return message.split(cfg.target_dir).join(cfg.target_dir_url);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

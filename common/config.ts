@@ -117,8 +117,12 @@ export const configSchema = z
     // Sources.
     raw_config_urls: z.record(z.string(), rawConfigEntry).default({}),
     base_module_names: stringList.default(['platform', 'bootstrap']),
-    /** Module Build Service base URL (the API is at `<mbs_url>/1/…`), for `module` composes. */
-    mbs_url: httpUrl.default('http://localhost/module-build-service'),
+    /**
+     * Module Build Service base URL (the API is at `<mbs_url>/1/…`), for `module` composes.
+     * Empty (the default): not configured, and a module compose that needs MBS fails at once
+     * saying so (ODCS's default, http://localhost/module-build-service, answers nowhere).
+     */
+    mbs_url: optionalHttpUrl,
     /** Local directories under which `repo` sources may live; empty allows none. */
     allowed_repo_roots: z.array(absolutePath).default([]),
     /** Hosts (host or host:port) from which `repo` sources may be fetched over http(s). */
@@ -132,8 +136,24 @@ export const configSchema = z
     koji_topurl: optionalHttpUrl,
     /** Hosts (host or host:port) whose Pungi composes `pungi_compose` sources may name. */
     allowed_pungi_compose_hosts: stringList.default([]),
+    /**
+     * Outgoing HTTP (Koji, MBS, remote repositories): the retry window, and the limit of one
+     * attempt's connect + answer and of any pause in a body, seconds.
+     */
     net_timeout: z.number().int().positive().default(120),
+    /** Seconds between attempts of a transient failure (connect error, timeout, 5xx). */
     net_retry_interval: z.number().int().positive().default(30),
+    /**
+     * The slowest average transfer accepted, bytes per second, once a body has streamed for
+     * net_timeout seconds: a server dripping bytes never trips the idle limit, but trips this.
+     */
+    net_min_rate_bytes: z.number().int().nonnegative().default(1024),
+    /**
+     * Composes of one worker that may wait at once on one failing outside service (Koji, MBS):
+     * another compose meeting that service's failure then fails at once instead of holding a
+     * slot through its retries. Default (0): half of num_concurrent_composes, rounded up.
+     */
+    max_slots_per_service: z.number().int().nonnegative().default(0),
 
     // Workers and beat.
     num_concurrent_composes: z.number().int().positive().default(2),

@@ -49,10 +49,20 @@ export function checkRepoLocation(cfg: Config, text: string): LocationCheck {
   return { location: { kind: 'path', path: resolved } };
 }
 
-/** Whether the URL's host (or host:port) is one of `hosts`. */
+/**
+ * Whether the URL's host is one of `hosts`: an entry `host:port` allows that port only (the
+ * scheme's default port counts as written: `example.com:443` allows https://example.com/), a
+ * bare `host` any port of it. Host names compare case-insensitively. Every outgoing request
+ * checks each hop with this (common/http), redirects included.
+ */
 export function hostAllowed(hosts: readonly string[], url: URL): boolean {
-  const hostPort = url.port ? `${url.hostname}:${url.port}` : url.hostname;
-  return hosts.includes(hostPort) || hosts.includes(url.hostname);
+  const defaultPort = url.protocol === 'https:' ? '443' : url.protocol === 'http:' ? '80' : '';
+  const port = url.port || defaultPort;
+  const name = url.hostname.toLowerCase();
+  return hosts.some((entry) => {
+    const e = entry.trim().toLowerCase();
+    return e === name || (port !== '' && e === `${name}:${port}`);
+  });
 }
 
 /**

@@ -41,6 +41,7 @@ import {
   type XmlRpcKwargs,
   type XmlRpcValue,
 } from './xmlrpc';
+import { allowListOf, type AllowList } from '../../common/http/client';
 
 export interface KojiClientOptions extends Omit<XmlRpcClientOptions, 'url'> {
   /** The hub's XML-RPC endpoint, e.g. `https://koji.fedoraproject.org/kojihub`. */
@@ -100,13 +101,16 @@ export class KojiClient {
   readonly hubUrl: string;
   readonly topurl: string;
   readonly xmlrpc: XmlRpcClient;
+  /** The hosts of the hub and of topurl: the only ones calls, downloads and their redirects may reach. */
+  readonly allow: AllowList;
   private readonly batchSize: number;
   private readonly concurrency: number;
 
   constructor(readonly options: KojiClientOptions) {
     this.hubUrl = options.hubUrl;
     this.topurl = options.topurl;
-    this.xmlrpc = new XmlRpcClient({ ...options, url: options.hubUrl });
+    this.allow = options.allow ?? allowListOf('koji_url/koji_topurl', options.hubUrl, options.topurl);
+    this.xmlrpc = new XmlRpcClient({ ...options, url: options.hubUrl, allow: this.allow });
     this.batchSize = Math.max(1, options.multicallBatchSize ?? 500);
     this.concurrency = Math.max(1, options.multicallConcurrency ?? 4);
   }

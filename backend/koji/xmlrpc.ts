@@ -10,11 +10,15 @@
  *  - `system.multicall([{methodName, params}, …])` answers one entry per call: a one-element
  *    array holding the result, or a `{faultCode, faultString}` struct.
  *
- * Retries follow ODCS (`net_timeout`, `net_retry_interval`): a failed request is retried after
- * the interval until the overall window has passed, on connection errors, timeouts and HTTP 5xx
- * only. A fault is an answer, never retried.
+ * Requests go through the common HTTP layer (common/http): retries follow ODCS (`net_timeout`,
+ * `net_retry_interval`): a failed request is retried after the interval until the overall window
+ * has passed, on connection errors, timeouts and HTTP 5xx only; every request is bounded in time
+ * and may reach only the allowed hosts (Koji's own). A fault is an answer, never retried.
  */
 import { XmlTokenizer, type XmlHandler } from '../rpm/xml-stream';
+import { allowListOf, DEFAULT_NET_RETRY_INTERVAL, DEFAULT_NET_TIMEOUT, httpFetch, type AllowList, type NetOptions } from '../../common/http/client';
+import { HttpError, HttpStatusError } from '../../common/http/errors';
+import { abortReason } from '../../common/sleep';
 
 // ---------------------------------------------------------------------------------------------
 // Values
@@ -471,14 +475,22 @@ export interface XmlRpcClientOptions {
   /** The endpoint, e.g. `https://koji.example.com/kojihub`. */
   url: string;
   /**
-   * ODCS's `net_timeout`: the overall retry window in seconds (default 120). A failed attempt is
-   * retried only while less than this has passed since the first attempt started.
+   * ODCS's `net_timeout`: the overall retry window in seconds (default 120), and the limit of
+   * one attempt's connect + answer and of any pause in an answer (common/http).
    */
   timeoutSeconds?: number;
   /** ODCS's `net_retry_interval`: seconds between attempts (default 30). */
   retryIntervalSeconds?: number;
-  /** Limit for one attempt, seconds (default: `timeoutSeconds`). */
+  /** `net_min_rate_bytes`: the slowest average answer accepted once it has streamed for `timeoutSeconds`. */
+  minRateBytes?: number;
+  /** Limit of one attempt, seconds, when shorter than the window (default: `timeoutSeconds`). */
   requestTimeoutSeconds?: number;
+  /** `max_slots_per_service` (common/http/service-waits); unset: no limit. */
+  maxWaitingPerService?: number;
+  /** Hosts requests and their redirects may reach (default: the endpoint's own host). */
+  allow?: AllowList;
+  /** Where details of failed attempts go (the operator's log). */
+  log?: (message: string) => void;
   /** Aborts every call of this client (each call may also take its own signal). */
   signal?: AbortSignal;
   /** Extra request headers (e.g. Koji's session headers). */
@@ -489,23 +501,23 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export const DEFAULT_NET_TIMEOUT = 120;
-export const DEFAULT_NET_RETRY_INTERVAL = 30;
-
 export class XmlRpcClient {
   readonly url: string;
-  private readonly windowMs: number;
-  private readonly intervalMs: number;
-  private readonly attemptMs: number;
+  private readonly net: NetOptions;
+  private readonly allow: AllowList;
   private readonly headers: Record<string, string>;
 
   constructor(readonly options: XmlRpcClientOptions) {
     this.url = options.url;
-    const timeout = options.timeoutSeconds ?? DEFAULT_NET_TIMEOUT;
-    this.windowMs = timeout * 1000;
-    this.intervalMs = (options.retryIntervalSeconds ?? DEFAULT_NET_RETRY_INTERVAL) * 1000;
-    this.attemptMs = (options.requestTimeoutSeconds ?? timeout) * 1000;
-    this.headers = { 'Content-Type': 'text/xml', 'User-Agent': 'odcs-ts', ...options.headers };
+    this.net = {
+      timeoutSeconds: options.timeoutSeconds ?? DEFAULT_NET_TIMEOUT,
+      retryIntervalSeconds: options.retryIntervalSeconds ?? DEFAULT_NET_RETRY_INTERVAL,
+      minRateBytes: options.minRateBytes,
+      attemptTimeoutSeconds: options.requestTimeoutSeconds,
+      maxWaitingPerService: options.maxWaitingPerService,
+    };
+    this.allow = options.allow ?? allowListOf('the Koji hub URL', options.url);
+    this.headers = { 'Content-Type': 'text/xml', ...options.headers };
   }
 
   /** Calls `method`; resolves with its result, rejects with KojiFault or a transport error. */
@@ -525,80 +537,34 @@ export class XmlRpcClient {
     return multicallResults(await this.call('system.multicall', multicallParams(calls), undefined, options), calls);
   }
 
+  /** One POST through the common HTTP layer (bounds, allow list, retries); its failures as XmlRpcTransportError. */
   private async post(body: string, method: string, callSignal?: AbortSignal): Promise<Buffer> {
     const signal = combineSignals(this.options.signal, callSignal);
-    const started = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.attempt(body, method, signal);
-      } catch (err) {
-        if (signal?.aborted) throw abortReason(signal);
-        if (!(err instanceof XmlRpcTransportError) || !err.retryable) throw err;
-        const elapsed = Date.now() - started;
-        if (elapsed >= this.windowMs) {
-          throw new XmlRpcTransportError(
-            `${err.message} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${(elapsed / 1000).toFixed(1)} s)`,
-            { retryable: true, status: err.status, attempts: attempt, cause: err.cause },
-          );
-        }
-        await sleep(this.intervalMs, signal);
-      }
-    }
-  }
-
-  private async attempt(body: string, method: string, signal: AbortSignal | undefined): Promise<Buffer> {
-    const timeout = AbortSignal.timeout(Math.max(1, this.attemptMs));
     const what = `POST ${this.url} (${method})`;
-    const failed = (err: unknown): XmlRpcTransportError => {
-      if (signal?.aborted) throw abortReason(signal);
-      if (timeout.aborted) {
-        return new XmlRpcTransportError(`${what}: no answer within ${this.attemptMs / 1000} s`, { retryable: true, cause: err });
-      }
-      return new XmlRpcTransportError(`${what}: ${describeNetworkError(err)}`, { retryable: true, cause: err });
-    };
-    let res: Response;
     try {
-      res = await fetch(this.url, {
+      const res = await httpFetch(this.url, {
         method: 'POST',
         body,
         headers: this.headers,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        allow: this.allow,
+        net: this.net,
+        signal,
+        log: this.options.log,
       });
+      return res.body;
     } catch (err) {
-      throw failed(err);
-    }
-    if (res.status !== 200) {
-      const text = await res.text().catch(() => '');
-      const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
-      throw new XmlRpcTransportError(`${what}: HTTP ${res.status} ${res.statusText}${snippet ? `: ${snippet}` : ''}`, {
-        retryable: res.status >= 500,
-        status: res.status,
+      if (signal?.aborted) throw abortReason(signal);
+      if (!(err instanceof HttpError)) throw err;
+      const status = err instanceof HttpStatusError ? err.status : undefined;
+      const snippet = err instanceof HttpStatusError ? err.bodyText.replace(/\s+/g, ' ').trim().slice(0, 200) : '';
+      throw new XmlRpcTransportError(`${what}: ${err.message}${snippet ? `: ${snippet}` : ''}`, {
+        retryable: err.transient,
+        status,
+        attempts: err.attempts,
+        cause: err,
       });
-    }
-    try {
-      return Buffer.from(await res.arrayBuffer());
-    } catch (err) {
-      throw failed(err);
     }
   }
-}
-
-/**
- * "connect ECONNREFUSED 127.0.0.1:1234" rather than fetch's "fetch failed". Errors from fetch
- * come from Node's own realm (not `instanceof Error` under jest's VM), hence the duck typing.
- */
-export function describeNetworkError(err: unknown): string {
-  const message = (e: unknown): string | undefined =>
-    typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string'
-      ? (e as { message: string }).message
-      : undefined;
-  const cause: unknown = typeof err === 'object' && err !== null ? (err as { cause?: unknown }).cause : undefined;
-  const causeMessage = message(cause);
-  if (causeMessage !== undefined) {
-    const code = (cause as { code?: unknown }).code;
-    return typeof code === 'string' && !causeMessage.includes(code) ? `${code}: ${causeMessage}` : causeMessage;
-  }
-  return message(err) ?? String(err);
 }
 
 export function combineSignals(...signals: Array<AbortSignal | undefined>): AbortSignal | undefined {
@@ -607,30 +573,3 @@ export function combineSignals(...signals: Array<AbortSignal | undefined>): Abor
   return AbortSignal.any(present);
 }
 
-/** The signal's reason as an Error (an Error or DOMException from any realm is passed on as it is). */
-export function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error) return reason;
-  if (typeof reason === 'object' && reason !== null && typeof (reason as { message?: unknown }).message === 'string') {
-    return reason as Error;
-  }
-  const err = new Error(typeof reason === 'string' ? reason : 'The operation was aborted');
-  err.name = 'AbortError';
-  return err;
-}
-
-/** Waits `ms`, or rejects at once when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortReason(signal));
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

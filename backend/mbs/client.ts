@@ -7,14 +7,10 @@
  * for the runtime dependencies.
  */
 import { parseAllDocuments } from 'yaml';
-import {
-  abortReason,
-  combineSignals,
-  DEFAULT_NET_RETRY_INTERVAL,
-  describeNetworkError,
-  DEFAULT_NET_TIMEOUT,
-  sleep,
-} from '../koji/xmlrpc';
+import { allowListOf, DEFAULT_NET_RETRY_INTERVAL, DEFAULT_NET_TIMEOUT, httpFetch, type AllowList, type NetOptions } from '../../common/http/client';
+import { HttpError, HttpStatusError } from '../../common/http/errors';
+import { abortReason } from '../../common/sleep';
+import { combineSignals } from '../koji/xmlrpc';
 
 /** MBS's module build states. */
 export const MBS_STATES = { init: 0, wait: 1, build: 2, done: 3, failed: 4, ready: 5, garbage: 6 } as const;
@@ -27,8 +23,14 @@ export interface MbsClientOptions {
   timeoutSeconds?: number;
   /** `net_retry_interval`, seconds (default 30). */
   retryIntervalSeconds?: number;
-  /** Limit for one request, seconds (default: `timeoutSeconds`). */
-  requestTimeoutSeconds?: number;
+  /** `net_min_rate_bytes`: the slowest average answer accepted once it has streamed for `timeoutSeconds`. */
+  minRateBytes?: number;
+  /** `max_slots_per_service` (common/http/service-waits); unset: no limit. */
+  maxWaitingPerService?: number;
+  /** Hosts pages and redirects may come from (default: mbs_url's own host). */
+  allow?: AllowList;
+  /** Where details of failed attempts go (the operator's log). */
+  log?: (message: string) => void;
   signal?: AbortSignal;
   /** Safety limit on pages followed (default 1000). */
   maxPages?: number;
@@ -118,16 +120,18 @@ export class MbsError extends Error {
 
 export class MbsClient {
   readonly url: string;
-  private readonly windowMs: number;
-  private readonly intervalMs: number;
-  private readonly attemptMs: number;
+  private readonly net: NetOptions;
+  private readonly allow: AllowList;
 
   constructor(readonly options: MbsClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
-    const timeout = options.timeoutSeconds ?? DEFAULT_NET_TIMEOUT;
-    this.windowMs = timeout * 1000;
-    this.intervalMs = (options.retryIntervalSeconds ?? DEFAULT_NET_RETRY_INTERVAL) * 1000;
-    this.attemptMs = (options.requestTimeoutSeconds ?? timeout) * 1000;
+    this.net = {
+      timeoutSeconds: options.timeoutSeconds ?? DEFAULT_NET_TIMEOUT,
+      retryIntervalSeconds: options.retryIntervalSeconds ?? DEFAULT_NET_RETRY_INTERVAL,
+      minRateBytes: options.minRateBytes,
+      maxWaitingPerService: options.maxWaitingPerService,
+    };
+    this.allow = options.allow ?? allowListOf('mbs_url', this.url);
   }
 
   /** The list endpoint. */
@@ -176,57 +180,43 @@ export class MbsClient {
     }
   }
 
+  /** One page through the common HTTP layer (bounds, allow list, retries); its failures as MbsError. */
   private async getJson(url: string, params: Record<string, string | string[]>, callSignal?: AbortSignal): Promise<Record<string, unknown>> {
     const signal = combineSignals(this.options.signal, callSignal);
-    const started = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.attempt(url, params, signal);
-      } catch (err) {
-        if (signal?.aborted) throw abortReason(signal);
-        if (!(err instanceof MbsError) || !err.retryable) throw err;
-        if (Date.now() - started >= this.windowMs) throw err;
-        await sleep(this.intervalMs, signal);
-      }
-    }
-  }
-
-  private async attempt(url: string, params: Record<string, string | string[]>, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
-    const timeout = AbortSignal.timeout(Math.max(1, this.attemptMs));
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        headers: { Accept: 'application/json', 'User-Agent': 'odcs-ts' },
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-    } catch (err) {
-      if (signal?.aborted) throw abortReason(signal);
-      const detail = timeout.aborted ? `no answer within ${this.attemptMs / 1000} s` : describeNetworkError(err);
-      throw new MbsError(url, params, detail, { retryable: true, cause: err });
-    }
     let text: string;
     try {
-      text = await res.text();
+      const res = await httpFetch(url, {
+        headers: { Accept: 'application/json' },
+        allow: this.allow,
+        net: this.net,
+        signal,
+        log: this.options.log,
+      });
+      text = res.body.toString('utf8');
     } catch (err) {
       if (signal?.aborted) throw abortReason(signal);
-      throw new MbsError(url, params, describeNetworkError(err), { retryable: true, cause: err });
-    }
-    if (res.status !== 200) {
-      let detail = `HTTP ${res.status} ${res.statusText}`;
-      try {
-        const body: unknown = JSON.parse(text);
-        if (isRecord(body) && typeof body['message'] === 'string') detail += `: ${body['message']}`;
-      } catch {
-        const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
-        if (snippet) detail += `: ${snippet}`;
+      if (!(err instanceof HttpError)) throw err;
+      let detail = err.message;
+      if (err instanceof HttpStatusError) {
+        try {
+          const body: unknown = JSON.parse(err.bodyText);
+          if (isRecord(body) && typeof body['message'] === 'string') detail += `: ${body['message']}`;
+        } catch {
+          const snippet = err.bodyText.replace(/\s+/g, ' ').trim().slice(0, 200);
+          if (snippet) detail += `: ${snippet}`;
+        }
       }
-      throw new MbsError(url, params, detail, { retryable: res.status >= 500, status: res.status });
+      throw new MbsError(url, params, detail, {
+        retryable: err.transient,
+        status: err instanceof HttpStatusError ? err.status : undefined,
+        cause: err,
+      });
     }
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new MbsError(url, params, 'answer is not JSON', { retryable: false, status: res.status });
+      throw new MbsError(url, params, 'answer is not JSON', { retryable: false, status: 200 });
     }
     if (!isRecord(body)) throw new MbsError(url, params, 'answer is not a JSON object', { retryable: false });
     return body;

@@ -14,6 +14,10 @@ import * as path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { httpOpen, type AllowList, type NetOptions } from '../../common/http/client';
+import { HttpError, HttpStatusError } from '../../common/http/errors';
+import { abortReason } from '../../common/sleep';
 import type { Dep, RpmPackage } from './model';
 import type { DepFlags } from './vercmp';
 import { XmlTokenizer, type XmlAttributes, type XmlHandler } from './xml-stream';
@@ -599,18 +603,45 @@ export function resolveLocation(base: string, href: string): string | URL {
   return path.join(dir, href);
 }
 
-export async function httpGet(url: URL, signal?: AbortSignal): Promise<Response> {
-  let response: Response;
+/**
+ * How remote repositories are reached: the hosts every hop (redirects included) may go to, and
+ * ODCS's network bounds (common/http). A compose's sources set it from the configuration around
+ * their reads (`withRemoteAccess`: allowed_repo_hosts, net_*), so that every metadata read below
+ * them obeys it without each signature carrying it. Outside one, a request may reach only its
+ * own URL's host, with the default bounds.
+ */
+export interface RemoteAccess {
+  allow: AllowList;
+  net?: NetOptions;
+  /** Details of failed attempts (the operator's log). */
+  log?: (message: string) => void;
+}
+
+const remoteAccess = new AsyncLocalStorage<RemoteAccess>();
+
+/** Runs `fn` with every remote repository read inside it bound by `access`. */
+export function withRemoteAccess<T>(access: RemoteAccess, fn: () => Promise<T>): Promise<T> {
+  return remoteAccess.run(access, fn);
+}
+
+/** GET `url` (status 200) through the common HTTP layer, as a Node stream bounded in time and size. */
+export async function httpStream(url: URL, signal?: AbortSignal, access?: RemoteAccess, maxBytes?: number): Promise<Readable> {
+  const using = access ?? remoteAccess.getStore() ?? { allow: { hosts: [url.host], name: "the repository's own host" } };
   try {
-    response = await fetch(url, { signal });
+    const res = await httpOpen(url, { allow: using.allow, net: using.net, log: using.log, signal, maxBytes });
+    return res.body;
   } catch (err) {
-    throw new RepodataError(`GET ${url.href}: ${(err as Error).message}`);
+    if (signal?.aborted) throw abortReason(signal);
+    if (err instanceof HttpStatusError) throw new RepodataError(`GET ${url.href}: ${err.message.replace(/^HTTP /, '')}`);
+    if (err instanceof HttpError) throw new RepodataError(`GET ${url.href}: ${err.message}`);
+    throw err;
   }
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new RepodataError(`GET ${url.href}: ${response.status} ${response.statusText}`);
-  }
-  return response;
+}
+
+/** `httpStream` as a fetch Response (status 200), for readers of web streams. */
+export async function httpGet(url: URL, signal?: AbortSignal): Promise<Response> {
+  const body = await httpStream(url, signal);
+  return new Response(Readable.toWeb(body) as ReadableStream<Uint8Array>, { status: 200 });
 }
 
 function rethrow(err: unknown, where: string): never {

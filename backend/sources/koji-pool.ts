@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { Config } from '../../common/config';
 import { ComposeError } from '../../common/errors';
 import { KojiClient } from '../koji/client';
+import { slotsPerService } from '../../common/http/service-waits';
 import { getWithRetry } from '../koji/download';
 import { KojiHeaderCache } from '../koji/header-cache';
 import { rpmPackageFromKoji, type KojiRpmPackage } from '../koji/package';
@@ -48,11 +49,26 @@ export function openKoji(ctx: SourceContext, targetDir: string): KojiSession {
   const koji = new KojiClient({
     hubUrl: cfg.koji_url,
     topurl: cfg.koji_topurl,
-    timeoutSeconds: cfg.net_timeout,
-    retryIntervalSeconds: cfg.net_retry_interval,
+    ...netSettings(cfg),
+    log: (message) => ctx.log.warning(message),
     signal: ctx.signal,
   });
   return { koji, headers: new KojiHeaderCache(path.join(targetDir, KOJI_HEADER_CACHE_DIR)), cfg, log: ctx.log, signal: ctx.signal };
+}
+
+/** ODCS's network settings as the Koji, MBS and download clients take them. */
+export function netSettings(cfg: Config): {
+  timeoutSeconds: number;
+  retryIntervalSeconds: number;
+  minRateBytes: number;
+  maxWaitingPerService: number;
+} {
+  return {
+    timeoutSeconds: cfg.net_timeout,
+    retryIntervalSeconds: cfg.net_retry_interval,
+    minRateBytes: cfg.net_min_rate_bytes,
+    maxWaitingPerService: slotsPerService(cfg),
+  };
 }
 
 /**
@@ -160,7 +176,8 @@ export async function kojiPackageRepo(session: KojiSession, options: KojiPoolOpt
     packages.push(pkg);
   }
   if (noHeaders.length) throw new ComposeError(`Koji has no headers for: ${noHeaders.join(', ')}`);
-  const net = { timeoutSeconds: cfg.net_timeout, retryIntervalSeconds: cfg.net_retry_interval };
+  // Koji lists the copies under its own topurl; a redirect elsewhere is refused (common/http).
+  const net = { ...netSettings(cfg), allow: koji.allow, log: (message: string) => log.warning(message) };
   return {
     name: options.name,
     packages,

@@ -9,7 +9,7 @@ import { resolveThroughKoji, type ResolvedModule } from '../modules/resolve-koji
 import { isDevelBuild, nsvcOf, resolvedSource, resolveThroughMbs } from '../modules/resolve-mbs';
 import { selectModulePackages, type ModulePackage } from '../modules/select';
 import { baseArch } from '../rpm/arches';
-import { askKoji, kojiPackageRepo, openKoji, poolArches, type KojiSession } from './koji-pool';
+import { askKoji, kojiPackageRepo, netSettings, openKoji, poolArches, type KojiSession } from './koji-pool';
 import type { SourceContext, SourceHandler } from './types';
 
 /**
@@ -60,10 +60,14 @@ export const moduleSource: SourceHandler = {
 };
 
 async function resolveWithMbs(items: readonly string[], compose: ComposeRow, ctx: SourceContext): Promise<ResolvedModule[]> {
+  // As for Koji: an unconfigured MBS fails the compose at once instead of retrying a default URL.
+  if (!ctx.cfg.mbs_url) {
+    throw new ComposeError('MBS is not configured on this server: mbs_url must be set (or the compose must give modular_koji_tags).');
+  }
   const mbs = new MbsClient({
     url: ctx.cfg.mbs_url,
-    timeoutSeconds: ctx.cfg.net_timeout,
-    retryIntervalSeconds: ctx.cfg.net_retry_interval,
+    ...netSettings(ctx.cfg),
+    log: (message) => ctx.log.warning(message),
     signal: ctx.signal,
   });
   try {

@@ -1,11 +1,12 @@
 import { checkPungiComposeUrl } from '../../common/repo-location';
 import { ComposeError } from '../../common/errors';
+import { DEFAULT_MAX_BUFFERED_BYTES } from '../../common/http/client';
 import { getWithRetry, readText } from '../koji/download';
 import { productmdNevra } from '../repo/productmd';
 import type { DepsolveResult } from '../rpm/depsolve';
 import type { RpmPackage } from '../rpm/model';
 import { exactSelection } from './exact-selection';
-import { kojiPackageRepo, openKoji, rpmsOfBuilds } from './koji-pool';
+import { kojiPackageRepo, netSettings, openKoji, rpmsOfBuilds } from './koji-pool';
 import type { SourceHandler } from './types';
 
 /** What the external compose lists for the variant. */
@@ -84,7 +85,13 @@ export const pungiComposeSource: SourceHandler = {
     const variant = decodeURIComponent(segments.pop()!);
     const rpmsUrl = new URL(`${segments.join('/')}/metadata/rpms.json`, checked.url).href;
     ctx.log.info(`Reading ${rpmsUrl} for variant ${variant}`);
-    const res = await getWithRetry(rpmsUrl, { timeoutSeconds: ctx.cfg.net_timeout, retryIntervalSeconds: ctx.cfg.net_retry_interval, signal: ctx.signal }).catch((err: Error) => {
+    const res = await getWithRetry(rpmsUrl, {
+      ...netSettings(ctx.cfg),
+      allow: { hosts: ctx.cfg.allowed_pungi_compose_hosts, name: 'allowed_pungi_compose_hosts' },
+      maxBytes: DEFAULT_MAX_BUFFERED_BYTES,
+      log: (message) => ctx.log.warning(message),
+      signal: ctx.signal,
+    }).catch((err: Error) => {
       throw new ComposeError(`Cannot read ${rpmsUrl}: ${err.message}`);
     });
     if (!res) throw new ComposeError(`Cannot read ${rpmsUrl}: 404 Not Found`);

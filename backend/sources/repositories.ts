@@ -1,10 +1,11 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { checkRepoLocation, expandBasearch, resolveLocalRepo } from '../../common/repo-location';
 import { ComposeError } from '../../common/errors';
 import type { ComposeRow } from '../../common/db/entities';
-import { httpGet, resolveLocation } from '../rpm/repodata';
+import { netOptionsOf } from '../../common/http/client';
+import type { Config } from '../../common/config';
+import { httpStream, resolveLocation, withRemoteAccess, type RemoteAccess } from '../rpm/repodata';
 import type { RpmPackage } from '../rpm/model';
 import { mirrorRepodata } from '../store/repodata-mirror';
 import type { RpmOrigin } from '../store/package-store';
@@ -38,16 +39,31 @@ export async function openRepository(text: string, ctx: SourceContext, targetDir
       origin: (pkg) => localOrigin(dir, roots, pkg),
     };
   }
-  const parsed = await ctx.metadata.read(where.url, ctx.signal).catch((err: Error) => {
+  const access = repoHostAccess(ctx);
+  const parsed = await withRemoteAccess(access, () => ctx.metadata.read(where.url, ctx.signal)).catch((err: Error) => {
     throw new ComposeError(`Cannot read repository ${text}: ${err.message}`);
   });
+  const cache = path.join(targetDir, REPODATA_CACHE_DIR);
   return {
     name: text,
     packages: parsed.packages,
     revision: parsed.repomd.revision,
     keepLayout: true,
-    metadataDir: await mirrorRepodata(where.url, path.join(targetDir, REPODATA_CACHE_DIR), parsed.key, ctx.signal).catch(() => undefined),
-    origin: (pkg) => remoteOrigin(ctx, where.url, pkg),
+    metadataDir: await withRemoteAccess(access, () => mirrorRepodata(where.url, cache, parsed.key, ctx.signal)).catch(() => undefined),
+    origin: (pkg) => remoteOrigin(ctx, access, where.url, pkg),
+  };
+}
+
+/**
+ * Remote `repo` sources and lookasides: every request and every redirect only to
+ * allowed_repo_hosts (a redirect elsewhere fails the compose before anything connects there),
+ * bounded by net_timeout / net_retry_interval / net_min_rate_bytes.
+ */
+export function repoHostAccess(ctx: { cfg: Config; log: { warning(message: string): void } }): RemoteAccess {
+  return {
+    allow: { hosts: ctx.cfg.allowed_repo_hosts, name: 'allowed_repo_hosts' },
+    net: netOptionsOf(ctx.cfg),
+    log: (message) => ctx.log.warning(message),
   };
 }
 
@@ -59,17 +75,15 @@ function localOrigin(dir: string, roots: readonly string[], pkg: RpmPackage): Rp
   return { kind: 'local', file: path.resolve(dir, pkg.location), roots };
 }
 
-function remoteOrigin(ctx: SourceContext, base: string, pkg: RpmPackage): RpmOrigin {
+function remoteOrigin(ctx: SourceContext, access: RemoteAccess, base: string, pkg: RpmPackage): RpmOrigin {
   const url = resolveLocation(pkg.locationBase ?? base, pkg.location);
   const href = typeof url === 'string' ? url : url.href;
   const checked = checkRepoLocation(ctx.cfg, href);
   if ('problem' in checked || typeof url === 'string') throw new ComposeError(`Package ${pkg.location} of ${base}: ${'problem' in checked ? checked.problem : 'not a URL'}`);
   return {
     kind: 'stream',
-    open: async (signal) => {
-      const response = await httpGet(url, signal);
-      return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
-    },
+    // The metadata says how large the file is: a server sending more is cut off there.
+    open: (signal) => httpStream(url, signal, access, pkg.size > 0 ? pkg.size : undefined),
   };
 }
 

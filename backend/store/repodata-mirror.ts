@@ -2,9 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { httpGet, readRepomd, resolveLocation } from '../rpm/repodata';
+import { readAll } from '../../common/http/client';
+import { httpStream, readRepomd, resolveLocation } from '../rpm/repodata';
+
+/** repomd.xml is a few KiB; anything near this is not one. */
+const REPOMD_MIRROR_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
  * A local copy of a remote repository's metadata files (repomd.xml and what it lists), kept
@@ -21,13 +24,13 @@ export async function mirrorRepodata(baseUrl: string, cacheRoot: string, key: st
       if (!/^repodata\/[^/]+$/.test(record.location)) continue; // only files inside repodata/
       const where = resolveLocation(baseUrl, record.location);
       if (typeof where === 'string') continue;
-      const response = await httpGet(where, signal);
+      const body = await httpStream(where, signal);
       await mkdir(path.join(tmp, 'repodata'), { recursive: true });
-      await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), createWriteStream(path.join(tmp, record.location)), { signal });
+      await pipeline(body, createWriteStream(path.join(tmp, record.location)), { signal });
     }
-    const xml = await httpGet(resolveLocation(baseUrl, 'repodata/repomd.xml') as URL, signal);
+    const xml = await httpStream(resolveLocation(baseUrl, 'repodata/repomd.xml') as URL, signal, undefined, REPOMD_MIRROR_MAX_BYTES);
     await mkdir(path.join(tmp, 'repodata'), { recursive: true });
-    await writeFile(path.join(tmp, 'repodata', 'repomd.xml'), Buffer.from(await xml.arrayBuffer()));
+    await writeFile(path.join(tmp, 'repodata', 'repomd.xml'), await readAll(xml));
     await mkdir(cacheRoot, { recursive: true });
     await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;

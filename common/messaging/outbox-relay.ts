@@ -1,5 +1,6 @@
 import type { Broker, OutgoingMessage } from '../broker/broker';
 import type { Config } from '../config';
+import { sleep } from '../sleep';
 import { type Database, pgErrorCode } from '../db/database';
 import type { OutboxRow } from '../db/entities';
 import type { Logger } from '../log';
@@ -166,6 +167,3 @@ export class OutboxRelay {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

@@ -40,6 +40,15 @@ describe('configuration', () => {
     expect(cfg.target_dir_url).toBe('http://127.0.0.1:5000/odcs');
   });
 
+  it('leaves MBS unconfigured by default and bounds outgoing HTTP', () => {
+    const cfg = loadConfig({});
+    // ODCS's http://localhost/module-build-service answers nowhere: module composes would retry it for net_timeout.
+    expect(cfg.mbs_url).toBe('');
+    expect(cfg).toMatchObject({ net_timeout: 120, net_retry_interval: 30, net_min_rate_bytes: 1024, max_slots_per_service: 0 });
+    expect(loadConfig({ ODCS_MBS_URL: 'https://mbs.example.com/module-build-service' }).mbs_url).toBe('https://mbs.example.com/module-build-service');
+    expect(() => loadConfig({ ODCS_MBS_URL: 'ftp://mbs' })).toThrow(ConfigError);
+  });
+
   it('reads the environment: ODCS_ options, plain lists, JSON, and the 12-factor names', () => {
     const cfg = loadConfig({
       ODCS_ARCHES: 'x86_64 aarch64',

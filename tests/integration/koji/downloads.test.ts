@@ -5,6 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { KojiClient } from '../../../backend/koji/client';
+import { DownloadError, getWithRetry } from '../../../backend/koji/download';
+import { recordingServer, redirectingServer } from '../../servers/misbehaving-http';
 import { buildKojiFixtures, type KojiFixtures } from '../../fixtures/build-koji-rpms';
 import { KojiHubDouble, type KojiHubAddress } from '../../servers/koji-hub';
 
@@ -94,5 +96,29 @@ describe('files under topurl', () => {
     const traversal = await rawRequest('GET /kojifiles/..%2f..%2f..%2fetc%2fpasswd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(traversal).toMatch(/^HTTP\/1\.1 40[34] /);
     expect((await fetch(url, { method: 'POST', body: 'x' })).status).toBe(405);
+  });
+});
+
+describe('downloads through the HTTP layer', () => {
+  it('reads a copy under topurl, answers null for 404, and refuses a redirect off Koji\'s hosts without following it', async () => {
+    const body = await getWithRetry(url, { allow: koji.allow, timeoutSeconds: 5 });
+    const chunks: Buffer[] = [];
+    for await (const c of body!) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).equals(original)).toBe(true);
+    expect(await getWithRetry(`${address.topurl}/packages/nope/1/1/noarch/nope-1-1.noarch.rpm`, { allow: koji.allow, timeoutSeconds: 5 })).toBeNull();
+
+    const elsewhere = await recordingServer((_req, res) => res.end('not Koji'));
+    const mirror = await redirectingServer(302, () => elsewhere.url);
+    try {
+      const fromMirror = new KojiClient({ hubUrl: address.hubUrl, topurl: mirror.url, timeoutSeconds: 5 });
+      const err = await getWithRetry(`${mirror.url}/packages/x.rpm`, { allow: fromMirror.allow, timeoutSeconds: 5 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DownloadError);
+      expect((err as Error).message).toBe(
+        `GET ${mirror.url}/packages/x.rpm: redirected to ${elsewhere.url}/packages/x.rpm: refused, its host 127.0.0.1:${elsewhere.port} is not in koji_url/koji_topurl`,
+      );
+      expect(elsewhere.requests).toEqual([]);
+    } finally {
+      await Promise.all([elsewhere.close(), mirror.close()]);
+    }
   });
 });
