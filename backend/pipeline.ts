@@ -270,7 +270,8 @@ async function materialize(
   const work: Array<{ arch: string; pkg: RpmPackage }> = [];
   for (const arch of solution.arches) {
     byArch.set(arch.arch, []);
-    await mkdir(path.join(archRepoDir(tmp, arch.arch), 'Packages'), { recursive: true });
+    // Only the arch tree: package folders are made below for the packages placed in them.
+    await mkdir(archRepoDir(tmp, arch.arch), { recursive: true });
     for (const { package: pkg } of arch.packages) work.push({ arch: arch.arch, pkg });
   }
   const dirs = new Set<string>();

@@ -185,7 +185,13 @@ export const configSchema = z
     messaging_topic_prefix: z.string().default(''),
 
     // The embedded default.
+    /** The embedded PostgreSQL cluster, the sample repository and, unless target_dir is set, the composes. */
     data_dir: absolutePath.default(path.resolve('.odcs-data')),
+    /**
+     * Heap bound (MB, V8's --max-old-space-size) of the embedded default's worker process; a
+     * compose that needs more ends that process only, and a new one takes over.
+     */
+    embedded_worker_heap_mb: z.number().int().min(256).default(4096),
   })
   .strict()
   .superRefine((cfg, ctx) => {

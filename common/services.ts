@@ -20,8 +20,8 @@ export interface Services {
 
 export interface ServiceOptions {
   role: string;
-  /** 'memory' is the embedded default's in-process broker. */
-  broker?: 'amqp' | 'memory';
+  /** 'memory' is the embedded default's in-process broker; a Broker is used as given (the embedded worker's IPC one). */
+  broker?: 'amqp' | 'memory' | Broker;
   log?: Logger;
   /** Retry the first database connection this long before giving up (ms). */
   waitForDatabaseMs?: number;
@@ -46,7 +46,8 @@ export async function connectServices(cfg: Config, options: ServiceOptions): Pro
   const log = options.log ?? createLogger(options.role, cfg.log_level);
   const db = await connectDatabase(cfg, options.role, log, options.waitForDatabaseMs ?? 60000);
   const store = new ComposeStore(db, cfg.messaging_backend !== '');
-  const broker: Broker = options.broker === 'memory' ? new MemoryBroker() : new AmqpBroker(cfg.amqp_url, log);
+  const broker: Broker =
+    typeof options.broker === 'object' ? options.broker : options.broker === 'memory' ? new MemoryBroker() : new AmqpBroker(cfg.amqp_url, log);
   const relay = new OutboxRelay(db, broker, cfg, log, options.relay);
   return {
     cfg,

@@ -1,7 +1,8 @@
 import { Beat } from '../../backend/beat/beat';
-import { ConfigError, loadConfig } from '../../common/config';
+import { type Config, ConfigError, loadConfig } from '../../common/config';
 import { ComposeStore } from '../../common/db/compose-store';
 import { Database } from '../../common/db/database';
+import { type EmbeddedPostgresHandle, useEmbeddedPostgres } from '../../common/db/embedded-postgres';
 import { createLogger } from '../../common/log';
 
 const USAGE = `usage: odcs-manage <command>
@@ -14,13 +15,63 @@ commands:
   config               print the effective configuration (validating it)
 `;
 
+/** A failure to tell the operator in one line, without a stack. */
+class ManageError extends Error {
+  override name = 'ManageError';
+}
+
+/** The URL without its password, for messages. */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.href;
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+/**
+ * The database of `npm start`'s defaults: DATABASE_URL when it is set, otherwise the embedded
+ * PostgreSQL of data_dir: the running one of `npm start`, or one started for this command and
+ * stopped after it.
+ */
+async function openDatabase(cfg: Config): Promise<{ db: Database; embedded?: EmbeddedPostgresHandle }> {
+  let url = cfg.database_url;
+  let embedded: EmbeddedPostgresHandle | undefined;
+  if (!process.env.DATABASE_URL) {
+    try {
+      embedded = await useEmbeddedPostgres(cfg.data_dir, createLogger('manage', 'warn'));
+    } catch (err) {
+      throw new ManageError(
+        `cannot start the embedded PostgreSQL of ${cfg.data_dir}: ${(err as Error).message.split('\n')[0]}\n` +
+          'Set DATABASE_URL to your PostgreSQL, or ODCS_DATA_DIR to the data folder that `npm start` uses.',
+      );
+    }
+    url = embedded.url;
+  }
+  try {
+    return { db: await Database.connect({ url, poolSize: 2, applicationName: 'odcs-manage' }), embedded };
+  } catch (err) {
+    await embedded?.stop();
+    throw new ManageError(
+      embedded
+        ? `cannot connect to the embedded PostgreSQL of ${cfg.data_dir}: ${(err as Error).message}\n` +
+            'Start `npm start` once to create it, or set DATABASE_URL to your PostgreSQL.'
+        : `cannot connect to the database ${shownUrl(url)} (from DATABASE_URL): ${(err as Error).message}\n` +
+            'Set DATABASE_URL to a PostgreSQL database that exists (postgres://USER:PASSWORD@HOST:PORT/DATABASE), ' +
+            'or unset it to use the embedded PostgreSQL of `npm start`.',
+    );
+  }
+}
+
 async function withDatabase<T>(fn: (db: Database) => Promise<T>): Promise<T> {
-  const cfg = loadConfig();
-  const db = await Database.connect({ url: cfg.database_url, poolSize: 2, applicationName: 'odcs-manage' });
+  const { db, embedded } = await openDatabase(loadConfig());
   try {
     return await fn(db);
   } finally {
     await db.close();
+    await embedded?.stop();
   }
 }
 
@@ -69,7 +120,11 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`${err instanceof ConfigError ? err.message : err instanceof Error ? err.stack : String(err)}\n`);
+    // A message an operator can act on; the stack only when asked for (ODCS_LOG_LEVEL=debug).
+    const message = err instanceof Error ? err.message : String(err);
+    const debug = /^(debug|trace)$/.test(process.env.ODCS_LOG_LEVEL ?? '');
+    const showStack = debug && err instanceof Error && !(err instanceof ConfigError || err instanceof ManageError);
+    process.stderr.write(`odcs-manage: ${showStack ? err.stack : message}\n`);
     process.exit(1);
   },
 );

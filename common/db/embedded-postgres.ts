@@ -106,15 +106,95 @@ async function clusterDir(dataDir: string, asRoot: boolean, log: Logger): Promis
   return fallback;
 }
 
-/** A postmaster left running by an earlier run that was killed hard (it outlives its parent). */
-async function stopOrphan(pgDir: string, log: Logger): Promise<void> {
+/**
+ * Whether process `pid` is a PostgreSQL server of `pgDir`: its command line is `postgres … -D
+ * <pgDir>`, as we start it. A pid in a stale postmaster.pid may since belong to anything; we
+ * must never signal that. Without /proc (not Linux) we cannot tell, and trust the pid file.
+ */
+export async function isPostgresOf(pid: number, pgDir: string): Promise<boolean> {
+  if (!alive(pid)) return false;
+  if (!existsSync('/proc/self/cmdline')) return true;
+  let argv: string[];
+  try {
+    argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+  } catch {
+    return false;
+  }
+  const d = argv.indexOf('-D');
+  return path.basename(argv[0] ?? '') === 'postgres' && d > 0 && path.resolve(argv[d + 1] ?? '') === path.resolve(pgDir);
+}
+
+/** The server that `<pgDir>/postmaster.pid` names, when it is alive and really serves pgDir. */
+async function runningPostmaster(pgDir: string): Promise<{ pid: number; port: number } | undefined> {
+  const lines = (await readFile(path.join(pgDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
+  return (await isPostgresOf(pid, pgDir)) ? { pid, port } : undefined;
+}
+
+/**
+ * Clears the way for our server: stops a postmaster of this data dir left running by an earlier
+ * run that was killed hard, and removes a postmaster.pid whose pid now belongs to some other
+ * process (PostgreSQL would refuse to start while that pid lives).
+ */
+async function stopStale(pgDir: string, log: Logger): Promise<void> {
   const pidFile = path.join(pgDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  const running = await runningPostmaster(pgDir);
+  if (!running) {
+    const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+      log.warn({ pid, pidFile }, 'postmaster.pid names a process that is not a PostgreSQL of this data dir; removing the stale file');
+      await rm(pidFile, { force: true });
+    }
+    return;
+  }
+  const { pid } = running;
   log.warn({ pid }, 'stopping a PostgreSQL left running by an earlier run');
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  if (alive(pid)) {
+    // Fast shutdown waits for nothing but a stuck backend; immediate shutdown ends it.
+    process.kill(pid, 'SIGQUIT');
+    for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (alive(pid)) throw new Error(`the PostgreSQL left running by an earlier run (pid ${pid}) does not stop`);
+}
+
+/**
+ * A tiny process that stops the server when we die, however we die (SIGKILL, V8 abort): it
+ * holds the read end of a pipe only we write to, and at end-of-file sends the postmaster a fast
+ * shutdown, after checking the pid still is that server. Detached, so a Ctrl-C to our process
+ * group does not end it before we have stopped in order.
+ */
+const WATCHDOG_SCRIPT = `
+const fs = require('node:fs');
+const [pid, dir] = process.argv.slice(1);
+for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => {});
+const stop = () => {
+  try {
+    const argv = fs.readFileSync('/proc/' + pid + '/cmdline', 'utf8').split('\\0');
+    const d = argv.indexOf('-D');
+    if (d > 0 && argv[d + 1] === dir) process.kill(Number(pid), 'SIGINT');
+  } catch {}
+  process.exit(0);
+};
+process.stdin.on('data', () => {});
+process.stdin.on('end', stop);
+process.stdin.on('error', stop);
+process.stdin.on('close', stop);
+`;
+
+function startWatchdog(postmasterPid: number, pgDir: string): ChildProcess {
+  const dog = spawn(process.execPath, ['-e', WATCHDOG_SCRIPT, String(postmasterPid), pgDir], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  });
+  dog.on('error', () => {});
+  dog.unref();
+  (dog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  return dog;
 }
 
 async function initdb(bin: string, pgDir: string, password: string, owner: Identity | undefined): Promise<void> {
@@ -143,7 +223,9 @@ function startServer(bin: string, pgDir: string, port: number, owner: Identity |
   const child = spawn(
     path.join(bin, 'postgres'),
     ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    { ...owner, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+    // Detached: a Ctrl-C to our process group must not stop the database under a worker that
+    // is still finishing; we stop it last, and the watchdog stops it if we die.
+    { ...owner, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, detached: true },
   );
   return new Promise((resolve, reject) => {
     let output = '';
@@ -162,12 +244,17 @@ function startServer(bin: string, pgDir: string, port: number, owner: Identity |
   });
 }
 
-/**
- * Starts the embedded PostgreSQL with its cluster under `<dataDir>/pg` (created on first start),
- * listening on 127.0.0.1 only, and makes sure the `odcs` database exists. The password is
- * random, kept in `<dataDir>/pg-password` (mode 600).
- */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgresHandle> {
+interface Cluster {
+  bin: string;
+  pgDir: string;
+  password: string;
+  owner: Identity | undefined;
+}
+
+const urlOf = (c: Cluster, port: number): string => `postgres://postgres:${encodeURIComponent(c.password)}@127.0.0.1:${port}/${DATABASE}`;
+
+/** The cluster of `dataDir`: binaries, directory (initialised on first use), password. */
+async function prepareCluster(dataDir: string, log: Logger): Promise<Cluster> {
   const asRoot = process.getuid?.() === 0;
   await mkdir(dataDir, { recursive: true });
   const owner = asRoot ? await postgresUser(log) : undefined;
@@ -185,15 +272,45 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     log.info({ dir: pgDir }, 'initialising the embedded PostgreSQL');
     await rm(pgDir, { recursive: true, force: true });
     await initdb(bin, pgDir, password, owner);
-  } else {
-    await stopOrphan(pgDir, log);
   }
+  return { bin, pgDir, password, owner };
+}
+
+/**
+ * Starts the embedded PostgreSQL with its cluster under `<dataDir>/pg` (created on first start),
+ * listening on 127.0.0.1 only, and makes sure the `odcs` database exists. The password is
+ * random, kept in `<dataDir>/pg-password` (mode 600). A server of this data dir left running by
+ * an earlier run is stopped first; this one stops with `stop()` or, failing that, when this
+ * process dies.
+ */
+export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgresHandle> {
+  const cluster = await prepareCluster(dataDir, log);
+  await stopStale(cluster.pgDir, log);
+  return launch(cluster, log);
+}
+
+/**
+ * For tools run beside `npm start` (odcs-manage): the embedded PostgreSQL of `dataDir` that is
+ * running now, or, when none is, one started for the caller (its `stop()` stops it again).
+ */
+export async function useEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgresHandle & { started: boolean }> {
+  const cluster = await prepareCluster(dataDir, log);
+  const running = await runningPostmaster(cluster.pgDir);
+  if (running) return { url: urlOf(cluster, running.port), stop: async () => {}, started: false };
+  await stopStale(cluster.pgDir, log);
+  return { ...(await launch(cluster, log)), started: true };
+}
+
+async function launch(cluster: Cluster, log: Logger): Promise<EmbeddedPostgresHandle> {
+  const { bin, pgDir, password, owner } = cluster;
   const port = await freePort();
   const server = await startServer(bin, pgDir, port, owner, log);
+  const watchdog = startWatchdog(server.pid as number, pgDir);
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (server.exitCode === null && server.signalCode === null) server.kill('SIGINT');
     await exited;
+    watchdog.kill('SIGKILL');
   };
   try {
     const admin = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
@@ -209,5 +326,5 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     throw err;
   }
   log.info({ port, dir: pgDir }, 'embedded PostgreSQL running');
-  return { url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`, stop };
+  return { url: urlOf(cluster, port), stop };
 }

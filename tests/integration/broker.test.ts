@@ -1,15 +1,26 @@
 import { AmqpBroker } from '../../common/broker/amqp-broker';
 import type { Broker, Delivery, OutgoingMessage } from '../../common/broker/broker';
 import { topicMatches } from '../../common/broker/broker';
+import { IpcBroker, serveBrokerToChild } from '../../common/broker/ipc-broker';
 import { MemoryBroker } from '../../common/broker/memory-broker';
 import { silentLogger } from '../../common/log';
 import { AMQP_URL } from '../support/env';
+import { ipcPair } from '../support/ipc-pair';
 import { uniqueName } from '../support/stack';
 
 /** One conformance suite, run against both implementations of the Broker interface. */
 const implementations: Array<[string, () => Broker]> = [
   ['RabbitMQ', () => new AmqpBroker(AMQP_URL, silentLogger(), { reconnectDelayMs: 100 })],
   ['in-process', () => new MemoryBroker()],
+  [
+    // The embedded default's worker process, on its parent's in-process broker.
+    'in-process over IPC',
+    () => {
+      const { parent, child } = ipcPair();
+      serveBrokerToChild(new MemoryBroker(), parent);
+      return new IpcBroker(child);
+    },
+  ],
 ];
 
 const msg = (queue: string, text: string, headers: Record<string, unknown> = {}): OutgoingMessage => ({

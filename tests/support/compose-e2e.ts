@@ -59,16 +59,25 @@ export async function rpmsInCompose(t: TestStack, row: Pick<ComposeRow, 'id'>): 
  * `lookaside` repositories (id → baseurl) the compose was made with; returns what `rpm -qa`
  * says is installed.
  */
-export async function dnfInstallFromRepofile(
+export function dnfInstallFromRepofile(
   t: TestStack,
   row: Pick<ComposeRow, 'id'>,
   work: string,
   transactions: ReadonlyArray<readonly string[]>,
   lookaside: Readonly<Record<string, string>> = {},
 ): Promise<string[]> {
-  const res = await fetch(`${t.cfg.target_dir_url}/odcs-${row.id}/compose/Temporary/odcs-${row.id}.repo`);
+  return dnfInstallFromRepofileUrl(`${t.cfg.target_dir_url}/odcs-${row.id}/compose/Temporary/odcs-${row.id}.repo`, path.join(work, `dnf-${row.id}`), transactions, lookaside);
+}
+
+/** The same for a .repo file known by its URL (a compose's result_repofile), working in `dir`. */
+export async function dnfInstallFromRepofileUrl(
+  repofileUrl: string,
+  dir: string,
+  transactions: ReadonlyArray<readonly string[]>,
+  lookaside: Readonly<Record<string, string>> = {},
+): Promise<string[]> {
+  const res = await fetch(repofileUrl);
   if (res.status !== 200) throw new Error(`.repo file: HTTP ${res.status}`);
-  const dir = path.join(work, `dnf-${row.id}`);
   const reposd = path.join(dir, 'yum.repos.d');
   await mkdir(reposd, { recursive: true });
   await writeFile(path.join(reposd, 'odcs.repo'), await res.text());

@@ -19,8 +19,9 @@ export class ServiceProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
 
-  constructor(command: string, args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `cwd`: where the user runs it from (the checkout unless said otherwise). */
+  constructor(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string = ROOT) {
+    this.child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
