@@ -488,9 +488,8 @@ export async function openMetadata(
   if (typeof where === 'string') {
     raw = createReadStream(where, { highWaterMark: 256 * 1024 });
   } else {
-    const response = await httpGet(where, signal);
-    if (!response.body) throw new RepodataError(`GET ${where.href}: empty body`);
-    raw = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    // A Node stream straight from the HTTP layer (bounded in time and size, hops on the allow list).
+    raw = await httpStream(where, signal);
   }
   const checked = verify ? raw.pipe(new ChecksumCheck(record, String(where))) : raw;
   raw.on('error', (err) => checked.destroy(err));

@@ -4,6 +4,8 @@
  * anything connects there; connect, answer, idle and whole-transfer bounds; retries of
  * transient failures only; error texts that do not tell a refused port from a filtered one.
  */
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { allowListOf, httpFetch, httpOpen, readAll, type AllowList } from '../../common/http/client';
 import { HttpConnectError, HttpNotAllowedError, HttpRedirectError, HttpStatusError, HttpTimeoutError, HttpTooLargeError } from '../../common/http/errors';
@@ -197,10 +199,22 @@ describe('remote repositories in composes', () => {
   let repos: RecordingServer;
   let drip: RecordingServer;
   let flakyRepomd = 0;
+  let absolute: string;
 
   beforeAll(async () => {
     fixtures = await buildFixtureRepos();
     elsewhere = await recordingServer((_req, res) => res.end('not for you'));
+    // A copy of the main repository whose repomd.xml names its primary.xml by an absolute URL on another host.
+    absolute = await mkdtemp(path.join(tmpdir(), 'odcs-http-abs-'));
+    await cp(fixtures.main, path.join(absolute, 'main'), { recursive: true });
+    const repomdFile = path.join(absolute, 'main', 'repodata', 'repomd.xml');
+    const repomd = await readFile(repomdFile, 'utf8');
+    const rewritten = repomd
+      .replace(/href="(repodata\/[^"]*primary\.xml[^"]*)"/, (_m, href: string) => `href="${elsewhere.url}/main/${href}"`)
+      // Another checksum: parsed metadata cached from the same primary.xml must not stand in for it.
+      .replace(/(<data type="primary">\s*<checksum type="sha256">)[0-9a-f]{64}/, (_m, start: string) => `${start}${'0'.repeat(64)}`);
+    expect(rewritten).not.toBe(repomd);
+    await writeFile(repomdFile, rewritten);
     drip = await drippingServer(200);
     // /<mode>/<repo>/…: the fixture repository <repo>, served as <mode> says.
     repos = await recordingServer(async (req, res) => {
@@ -209,7 +223,7 @@ describe('remote repositories in composes', () => {
       if (mode === 'redirect-repomd' && file === 'repodata/repomd.xml') return void res.writeHead(302, { Location: `${elsewhere.url}/${repo}/${file}` }).end();
       if (mode === 'redirect-rpms' && file.endsWith('.rpm')) return void res.writeHead(307, { Location: `${elsewhere.url}/${repo}/${file}` }).end();
       if (mode === 'flaky' && file === 'repodata/repomd.xml' && flakyRepomd++ < 2) return void res.writeHead(503).end('busy');
-      await serveStatic(req, res, { root: path.join(fixtures.dir, repo!), relative: file });
+      await serveStatic(req, res, { root: path.join(mode === 'absolute' ? absolute : fixtures.dir, repo!), relative: file });
     });
     t = await startTestStack({
       worker: true,
@@ -226,6 +240,7 @@ describe('remote repositories in composes', () => {
   afterAll(async () => {
     await t?.close();
     await Promise.all([elsewhere?.close(), repos?.close(), drip?.close()]);
+    if (absolute) await rm(absolute, { recursive: true, force: true });
   });
 
   it('fails a compose whose repomd.xml redirects off allowed_repo_hosts; the other host gets no request', async () => {
@@ -249,6 +264,14 @@ describe('remote repositories in composes', () => {
     });
     expect(row.state).toBe(STATES.failed);
     expect(row.state_reason).toContain(`redirected to ${elsewhere.url}/lookaside/repodata/repomd.xml: refused`);
+    expect(elsewhere.requests).toEqual([]);
+  });
+
+  it('refuses an absolute metadata href to another host without requesting it', async () => {
+    const row = await requestCompose(t, { source: { type: 'repo', source: `${repos.url}/absolute/main`, packages: ['app'] } });
+    expect(row.state).toBe(STATES.failed);
+    expect(row.state_reason).toMatch(/^Error while generating compose: Cannot read repository /);
+    expect(row.state_reason).toContain(elsewhere.url);
     expect(elsewhere.requests).toEqual([]);
   });
 
