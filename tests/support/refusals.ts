@@ -4,7 +4,12 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type request from 'supertest';
+import type { expect as jestExpect } from '@jest/globals';
 import type { TestStack } from './stack';
+
+// Jest's global `expect`, declared here because tests/support is also compiled without Jest's
+// global types (tsconfig.build.json); the import above is erased, nothing is loaded at run time.
+declare const expect: typeof jestExpect;
 
 export interface Snapshot {
   composes: unknown[];
