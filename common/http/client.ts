@@ -348,6 +348,9 @@ function exchangeOnce(url: URL, method: 'GET' | 'POST', options: HttpRequestOpti
         },
       });
       req.setTimeout(timeoutMs, () => fail(new HttpTimeoutError(`no data from ${host} for ${seconds} s`, href)));
+      // Bytes are counted as the reader takes them: a reader slower than net_min_rate_bytes would
+      // count as a slow server. Readers here (a file, a checksum, the XML tokenizer) are far faster,
+      // and the check only starts after net_timeout, so a small answer never meets it.
       if (minRate > 0) {
         rateTimer = setInterval(
           () => {
