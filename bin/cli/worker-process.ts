@@ -68,7 +68,7 @@ export class WorkerProcess {
     child.on('error', (err) => this.o.log.error({ err: err.message }, 'worker process error'));
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
-        void served?.detach().finally(() => resolve());
+        void (served ? served.detach() : Promise.resolve()).finally(() => resolve());
         if (this.stopping) return;
         const ranMs = Date.now() - startedAt;
         this.failures = ranMs >= this.healthyAfterMs ? 1 : this.failures + 1;

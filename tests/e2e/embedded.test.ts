@@ -6,9 +6,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { AmqpBroker } from '../../common/broker/amqp-broker';
+import { silentLogger } from '../../common/log';
 import { postmastersOf, processAlive, workerPids } from '../support/embedded-default';
+import { AMQP_URL } from '../support/env';
 import { eventually } from '../support/listener';
 import { buildDist, freePort, ROOT, ServiceProcess, serviceEnv } from '../support/processes';
+import { uniqueName } from '../support/stack';
 
 const getJson = async (url: string): Promise<{ status: number; body: Record<string, unknown> }> => {
   const res = await fetch(url);
@@ -105,5 +109,37 @@ describe('the embedded default', () => {
     expect(readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n')[0]).toBe(String(postmastersOf(pgDir)[0]));
     expect(await p.stop()).toBe(0);
     expect(postmastersOf(pgDir)).toEqual([]);
+  }, 180000);
+});
+
+describe('the embedded default with AMQP_URL set', () => {
+  it('lets its worker process use RabbitMQ, and stops cleanly', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'odcs-embedded-amqp-'));
+    const port = await freePort();
+    const queue = uniqueName('odcs.e2e.embedded');
+    const env = serviceEnv({ PORT: String(port), ODCS_DATA_DIR: dir, AMQP_URL, ODCS_WORK_QUEUE: queue, ODCS_MESSAGING_TOPIC_PREFIX: uniqueName('e2e') });
+    const p = new ServiceProcess(path.join(ROOT, 'bin', 'odcs-embedded'), [], env);
+    try {
+      await p.waitFor('worker consuming', 120000);
+      const res = await fetch(`http://127.0.0.1:${port}/api/1/composes/`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ source: { type: 'repo', source: path.join(dir, 'sample-repo') } }),
+      });
+      const { id } = (await res.json()) as { id: number };
+      const done = await eventually(async () => {
+        const r = await getJson(`http://127.0.0.1:${port}/api/1/composes/${id}`);
+        return r.body.state_name === 'done' || r.body.state_name === 'failed' ? r.body : undefined;
+      }, 60000, 'the compose to finish');
+      expect(done.state_name).toBe('done');
+      expect(await p.stop()).toBe(0);
+      expect(postmastersOf(path.join(dir, 'pg'))).toEqual([]);
+    } finally {
+      await p.stop();
+      const broker = new AmqpBroker(AMQP_URL, silentLogger());
+      await broker.deleteQueue(queue).catch(() => undefined);
+      await broker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 180000);
 });
