@@ -12,6 +12,8 @@ export interface WorkerProcessOptions {
   /** The parent's in-process broker, served to the child over IPC; none when the child uses RabbitMQ. */
   broker?: Broker;
   log: Logger;
+  /** Where the child's stderr goes (besides the last 8 KB kept to tell why it died); default ours. */
+  stderr?: NodeJS.WritableStream;
   /** A child that ran this long before dying is restarted at once; a faster death doubles the wait. */
   healthyAfterMs?: number;
   maxBackoffMs?: number;
@@ -62,7 +64,7 @@ export class WorkerProcess {
     const served = this.served;
     let stderrTail = '';
     child.stderr?.on('data', (chunk: Buffer) => {
-      process.stderr.write(chunk);
+      (this.o.stderr ?? process.stderr).write(chunk);
       stderrTail = (stderrTail + chunk.toString()).slice(-8192);
     });
     child.on('error', (err) => this.o.log.error({ err: err.message }, 'worker process error'));
