@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { isKnownArch } from '../../common/arches';
 import { Database } from '../../common/db/database';
 import { SOURCE_TYPES, STATES } from '../../common/enums';
 import { buildFixtureRepos, type FixtureRepos } from '../fixtures/build-repos';
@@ -148,20 +149,29 @@ it(`answers ${BODIES} hostile POST and PATCH bodies without a 5xx, creating rows
   expect({ seed: SEED, failures: failures.length, first: failures.slice(0, 10) }).toEqual({ seed: SEED, failures: 0, first: [] });
 
   // No row but those of the accepted requests: the table grew by exactly the composes they name.
-  const rows = await conn.query<{ id: number; source_type: number; source: string; lookaside_repos: string[]; target_dir: string | null }>(
-    `SELECT id, source_type, source, lookaside_repos, target_dir FROM composes WHERE id > $1 ORDER BY id`,
+  const rows = await conn.query<{
+    id: number;
+    source_type: number;
+    source: string;
+    lookaside_repos: string[];
+    target_dir: string | null;
+    arches: string[];
+    multilib_arches: string[];
+  }>(
+    `SELECT id, source_type, source, lookaside_repos, target_dir, arches, multilib_arches FROM composes WHERE id > $1 ORDER BY id`,
     [before],
   );
   expect(rows.map((r) => r.id)).toEqual([...created].sort((a, b) => a - b));
   // And what was accepted points nowhere it may not: repositories under the allowed root or on
-  // the allowed host, the default or the configured extra target dir.
+  // the allowed host, the default or the configured extra target dir; arches that are rpm's.
   const allowedLocation = (l: string): boolean =>
     /^https?:\/\//i.test(l) ? new URL(l).host === 'mirror.example.org' : path.resolve(l.replace(/^file:\/\//i, '')).startsWith(`${fixtures.dir}/`);
   const stray = rows.filter(
     (r) =>
       (r.source_type === SOURCE_TYPES.repo && !r.source.split(' ').every(allowedLocation)) ||
       !r.lookaside_repos.every((l) => allowedLocation(l.split('$basearch').join('x86_64'))) ||
-      (r.target_dir !== null && r.target_dir !== privateDir),
+      (r.target_dir !== null && r.target_dir !== privateDir) ||
+      ![...r.arches, ...r.multilib_arches].every(isKnownArch),
   );
   expect(stray).toEqual([]);
 
