@@ -8,7 +8,8 @@ import { bitNames, FLAGS, MULTILIB_METHODS, RESULTS, sourceTypeName } from '../c
 import { ComposeError } from '../common/errors';
 import { ComposeLog } from './compose-log';
 import { describeTree, type Placed } from './repo/describe-tree';
-import { archRepoDir, hashedPath, packageRelativePath, VARIANT } from './repo/layout';
+import { checkArch, ComposePaths, composeTopDir } from './repo/compose-paths';
+import { hashedPath, packageRelativePath, VARIANT } from './repo/layout';
 import { composeIdentity, composeinfoJson, productmdNevra, rpmsJson } from './repo/productmd';
 import { RepodataCache } from './repo/repodata-cache';
 import { repoFile } from './repo/repofile';
@@ -69,15 +70,22 @@ async function buildCompose(
 ): Promise<BuildResult> {
   const targetDir = compose.target_dir ?? cfg.target_dir;
   const name = composeName(compose);
-  const topDir = path.join(targetDir, name);
+  const topDir = composeTopDir(targetDir, name);
   const log = await ComposeLog.open(topDir);
   const timeout = AbortSignal.timeout(cfg.compose_timeout * 1000);
   const signal = AbortSignal.any([workerSignal, timeout]);
   const started = Date.now();
   log.info(`Compose ${name} (source type ${sourceTypeName(compose.source_type)}, source "${compose.source}") started`);
   try {
-    const result = await generate(cfg, metadata, clock, compose, { topDir, targetDir, name, log, signal, hooks });
+    // A step that does not heed the signal (a read of a FIFO, say) must not hold the slot past
+    // the timeout: the compose ends when the signal fires; the step's leftovers cannot publish
+    // (publishTree checks the signal) and its tree is removed when it ends.
+    const result = await untilAborted(generate(cfg, metadata, clock, compose, { topDir, targetDir, name, log, signal, hooks }), signal);
     log.info(`Compose ${name} finished in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+    // Logs the user cannot read fail the compose (a full disk, say): closing flushes them, so
+    // a write error shows now.
+    await log.close();
+    if (log.failure) throw new ComposeError(`Cannot write the compose's log files: ${errnoText(log.failure)}`);
     return result;
   } catch (err) {
     const reason = timeout.aborted
@@ -101,6 +109,8 @@ interface Job {
 
 async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date, compose: ComposeRow, job: Job): Promise<BuildResult> {
   const { log, signal } = job;
+  // Arches become directory names: refuse unknown ones before anything is written.
+  for (const arch of [...compose.arches, ...compose.multilib_arches]) checkArch(arch);
   const unsupported = bitNames(RESULTS, compose.results).filter((r) => r !== 'repository');
   if (unsupported.length) throw new ComposeError(`Results other than "repository" are not supported yet: ${unsupported.join(' ')}`);
   const typeName = sourceTypeName(compose.source_type) ?? String(compose.source_type);
@@ -125,13 +135,15 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
     if (entry.startsWith(TEMP_PREFIX)) await rm(path.join(job.topDir, entry), { recursive: true, force: true });
   }
   const tmp = path.join(job.topDir, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}`);
+  const paths = new ComposePaths(tmp);
   try {
     const store = new PackageStore(path.join(job.targetDir, STORE_DIR));
-    const { byArch, unchecked } = await materialize(resolved.repos, solution, store, tmp, log, signal);
+    const { byArch, unchecked } = await materialize(resolved.repos, solution, store, paths, log, signal);
     phase('packages linked');
     const { afterDone } = await describeTree({
       cfg,
       tmp,
+      paths,
       published: path.join(job.topDir, 'compose'),
       byArch,
       unchecked,
@@ -147,12 +159,14 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
     const identity = composeIdentity(job.name, compose.compose_type, clock());
     const urls = composeUrls(cfg, compose);
     const resultRepo = urls.result_repo || `file://${path.join(job.topDir, 'compose', VARIANT)}`;
-    await writeFile(path.join(tmp, VARIANT, `${job.name}.repo`), repoFile(job.name, resultRepo));
-    await mkdir(path.join(tmp, 'metadata'), { recursive: true });
-    await writeJson(path.join(tmp, 'metadata', 'rpms.json'), rpmsJson(identity, byArch));
-    await writeJson(path.join(tmp, 'metadata', 'composeinfo.json'), composeinfoJson(identity, compose.arches));
-    await writeJson(path.join(tmp, 'metadata', 'depsolve.json'), depsolveReport(solution));
+    await writeFile(paths.repoFile(job.name), repoFile(job.name, resultRepo), { signal });
+    await mkdir(path.dirname(paths.metadata('rpms.json')), { recursive: true });
+    await writeJson(paths.metadata('rpms.json'), rpmsJson(identity, byArch), signal);
+    await writeJson(paths.metadata('composeinfo.json'), composeinfoJson(identity, compose.arches), signal);
+    await writeJson(paths.metadata('depsolve.json'), depsolveReport(solution), signal);
 
+    // A compose that timed out or was abandoned meanwhile must not appear published.
+    signal.throwIfAborted();
     await publishTree(tmp, path.join(job.topDir, 'compose'));
     phase('metadata written and tree published');
     log.info(`Compose tree ready: ${solution.packages.length} packages in ${byArch.size} arch(es)`);
@@ -261,7 +275,7 @@ async function materialize(
   repos: readonly PackageRepo[],
   solution: DepsolveResult,
   store: PackageStore,
-  tmp: string,
+  paths: ComposePaths,
   log: ComposeLog,
   signal: AbortSignal,
 ): Promise<{ byArch: Map<string, Placed[]>; unchecked: Unchecked[] }> {
@@ -271,7 +285,7 @@ async function materialize(
   for (const arch of solution.arches) {
     byArch.set(arch.arch, []);
     // Only the arch tree: package folders are made below for the packages placed in them.
-    await mkdir(archRepoDir(tmp, arch.arch), { recursive: true });
+    await mkdir(paths.archRepo(arch.arch), { recursive: true });
     for (const { package: pkg } of arch.packages) work.push({ arch: arch.arch, pkg });
   }
   const dirs = new Set<string>();
@@ -285,7 +299,7 @@ async function materialize(
     if (taken.has(`${arch}/${rel}`)) rel = hashedPath(pkg);
     if (taken.has(`${arch}/${rel}`)) throw new ComposeError(`Two different packages would both be ${arch}/${rel}`);
     taken.add(`${arch}/${rel}`);
-    const dest = path.join(archRepoDir(tmp, arch), rel);
+    const dest = paths.package(arch, rel);
     dirs.add(path.dirname(dest));
     placements.push({ pkg, origin: repo.origin(pkg), dest });
     byArch.get(arch)?.push({ pkg, path: path.posix.join(VARIANT, arch, 'os', rel) });
@@ -314,8 +328,26 @@ function depsolveReport(solution: DepsolveResult): unknown {
   };
 }
 
-async function writeJson(file: string, data: unknown): Promise<void> {
-  await writeFile(file, `${JSON.stringify(data, null, 2)}\n`);
+async function writeJson(file: string, data: unknown, signal: AbortSignal): Promise<void> {
+  await writeFile(file, `${JSON.stringify(data, null, 2)}\n`, { signal });
+}
+
+/** Settles like `work`, or rejects with the signal's reason as soon as it aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** "ENOSPC: no space left on device" from an fs error, without the path it names. */
+function errnoText(err: NodeJS.ErrnoException): string {
+  return err.message.split(',')[0];
 }
 
 /**

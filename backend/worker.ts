@@ -9,7 +9,9 @@ import type { ComposeRow } from '../common/db/entities';
 import { STATES } from '../common/enums';
 import type { Logger } from '../common/log';
 import type { WorkMessage } from '../common/messaging/outbox-messages';
+import { failureReason, internalFailureReason } from './failure-reason';
 import { stopStoreThreads } from './store/store-threads';
+import { toolsExited } from './tools';
 
 /** What building a compose produced: columns to record with the `done` transition. */
 export interface BuildResult extends TransitionExtras {
@@ -57,6 +59,12 @@ export interface WorkerDeps {
 
 const RETRY_DELAY_MS = 1000;
 
+/** The largest compose id there can be: ids are PostgreSQL `integer`s. */
+export const MAX_COMPOSE_ID = 2147483647;
+
+/** How a work message ends: acked (done with), or given back to be delivered again. */
+type Settlement = 'ack' | 'requeue';
+
 /**
  * Consumes `{compose_id}` messages. A message is acked only once its compose is in a final
  * state (or was never ours to build), so a worker killed mid-compose leaves the message to be
@@ -68,6 +76,8 @@ export class Worker {
   private readonly inFlight = new Map<number, AbortController>();
   private readonly settled = new Set<Promise<void>>();
   private stopping = false;
+  /** Set when a graceful stop gives up waiting: the builds it aborts leave their messages unacked. */
+  private shuttingDown = false;
   private readonly clock: () => Date;
 
   constructor(private readonly deps: WorkerDeps) {
@@ -78,17 +88,36 @@ export class Worker {
   async start(): Promise<void> {
     const { cfg, broker } = this.deps;
     this.consumer = await broker.consume(cfg.work_queue, { prefetch: cfg.num_concurrent_composes }, (d) => {
+      // A stopping worker takes nothing new; the message stays unacked and goes back to the
+      // queue when the consumer is cancelled.
+      if (this.stopping) return;
       const p = this.handle(d).catch((err) => this.deps.log.error({ err }, 'work message handling failed'));
       this.settled.add(p);
       void p.finally(() => this.settled.delete(p));
     });
   }
 
-  /** Stops taking work and waits for the composes in progress to end. */
-  async stop(options: { abort?: boolean } = {}): Promise<void> {
+  /**
+   * Stops taking work and waits for the composes in progress to end, at most `graceMs`
+   * (default shutdown_grace_seconds; 0 with `abort`). Builds still running then are aborted:
+   * their tools are killed, their messages given back unacked, and the beat hands their
+   * composes to another worker once their heartbeat stops.
+   */
+  async stop(options: { abort?: boolean; graceMs?: number } = {}): Promise<void> {
     this.stopping = true;
-    if (options.abort) for (const c of this.inFlight.values()) c.abort(new Error('worker shutting down'));
-    await Promise.allSettled([...this.settled]);
+    const graceMs = options.abort ? 0 : (options.graceMs ?? this.deps.cfg.shutdown_grace_seconds * 1000);
+    const all = Promise.allSettled([...this.settled]);
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([all.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
+    clearTimeout(timer);
+    if (!ended) {
+      this.deps.log.warn({ composes: this.busy, graceSeconds: graceMs / 1000 }, 'composes still running at shutdown; aborting them');
+      this.shuttingDown = true;
+      for (const c of this.inFlight.values()) c.abort(new Error('worker shutting down'));
+      await all;
+      // An aborted compose ends at once; its tools are killed a little later and must not outlive us.
+      await toolsExited();
+    }
     await this.consumer?.cancel();
     // No builds left here: the store threads would only keep the process alive.
     stopStoreThreads();
@@ -99,36 +128,57 @@ export class Worker {
     return [...this.inFlight.keys()];
   }
 
+  /**
+   * Handles one work message. Every path ends in exactly one ack or nack (the finally below):
+   * a message left unsettled would hold one of the consumer's prefetch slots for ever.
+   */
   private async handle(delivery: Delivery): Promise<void> {
-    const id = parseWorkMessage(delivery.body);
-    if (id === undefined) {
-      this.deps.log.warn({ body: delivery.body.toString('utf8').slice(0, 200) }, 'dropping a malformed work message');
-      delivery.ack();
-      return;
-    }
-    let compose: ComposeRow | undefined;
+    let settlement: Settlement = 'ack';
+    let afterDone: BuildResult['afterDone'];
+    let id: number | undefined;
     try {
-      compose = await this.deps.store.claim(id, this.name, this.clock());
+      id = parseWorkMessage(delivery.body);
+      if (id === undefined) {
+        this.deps.log.warn({ body: delivery.body.toString('utf8').slice(0, 200) }, 'dropping a malformed work message');
+        return;
+      }
+      let compose: ComposeRow | undefined;
+      try {
+        compose = await this.deps.store.claim(id, this.name, this.clock());
+      } catch (err) {
+        if (!isDatabaseUnavailable(err)) {
+          // Not an outage: the same message would fail the same way for ever.
+          this.deps.log.error({ compose: id, err }, 'cannot claim compose for a reason that will not pass; dropping its work message');
+          return;
+        }
+        // The database is the truth; without it we cannot know, so let the broker keep the message.
+        this.deps.log.warn({ compose: id, err: (err as Error).message }, 'cannot claim compose; will retry');
+        await sleep(RETRY_DELAY_MS);
+        settlement = 'requeue';
+        return;
+      }
+      if (!compose) {
+        this.deps.log.debug({ compose: id, redelivered: delivery.redelivered }, 'nothing to claim');
+        return;
+      }
+      this.deps.outboxWritten?.();
+      const ended = await this.run(compose);
+      settlement = ended.settlement;
+      afterDone = ended.afterDone;
     } catch (err) {
-      // The database is the truth; without it we cannot know, so let the broker keep the message.
-      this.deps.log.warn({ compose: id, err: (err as Error).message }, 'cannot claim compose; will retry');
-      await sleep(RETRY_DELAY_MS);
-      delivery.nack(true);
-      return;
+      // A database that went away while the worker stops: the message must come back. Anything
+      // else would fail again on redelivery.
+      settlement = isDatabaseUnavailable(err) ? 'requeue' : 'ack';
+      this.deps.log.error({ compose: id, err }, 'work message handling failed');
+    } finally {
+      if (settlement === 'ack') delivery.ack();
+      else delivery.nack(true);
     }
-    if (!compose) {
-      this.deps.log.debug({ compose: id, redelivered: delivery.redelivered }, 'nothing to claim');
-      delivery.ack();
-      return;
-    }
-    this.deps.outboxWritten?.();
-    const afterDone = await this.run(compose);
-    delivery.ack();
     await afterDone?.().catch((err: unknown) => this.deps.log.warn({ compose: id, err: (err as Error).message }, 'work after the compose ended failed'));
   }
 
-  /** Builds the compose and records its end; returns its afterDone work, if any. */
-  private async run(compose: ComposeRow): Promise<BuildResult['afterDone']> {
+  /** Builds the compose and records its end; returns its afterDone work, if any, and how its message ends. */
+  private async run(compose: ComposeRow): Promise<{ settlement: Settlement; afterDone?: BuildResult['afterDone'] }> {
     const { store, log, cfg } = this.deps;
     const controller = new AbortController();
     this.inFlight.set(compose.id, controller);
@@ -148,20 +198,23 @@ export class Worker {
         if (extras.settled) {
           this.deps.outboxWritten?.();
           log.info({ compose: compose.id, reused: extras.reused_id }, 'compose reuses another');
-          return;
+          return { settlement: 'ack' };
         }
         outcome = { state: STATES.done, reason: 'Compose is generated successfully', extras };
       } catch (err) {
         if (controller.signal.aborted) {
           log.warn({ compose: compose.id, reason: String(controller.signal.reason) }, 'compose abandoned');
-          return;
+          // Aborted by a shutdown: the message goes back, the compose is taken over later.
+          return { settlement: this.shuttingDown ? 'requeue' : 'ack' };
         }
-        const message = failureMessage(cfg, err);
-        log.warn({ compose: compose.id, reason: message }, 'compose failed');
-        outcome = { state: STATES.failed, reason: `Error while generating compose: ${message}`, extras: {} };
+        const { text, internal } = failureReason(cfg, compose.id, err);
+        // The operator's log keeps the real message (paths and all), and the stack of an internal error.
+        if (internal) log.error({ compose: compose.id, err }, 'compose failed with an internal error');
+        else log.warn({ compose: compose.id, reason: err instanceof Error ? err.message : String(err) }, 'compose failed');
+        outcome = { state: STATES.failed, reason: `Error while generating compose: ${text}`, extras: {} };
       }
       const recorded = await this.finish(compose.id, outcome.state, outcome.reason, outcome.extras);
-      return recorded ? outcome.extras.afterDone : undefined;
+      return { settlement: 'ack', afterDone: recorded ? outcome.extras.afterDone : undefined };
     } finally {
       clearInterval(beat);
       this.inFlight.delete(compose.id);
@@ -186,12 +239,27 @@ export class Worker {
     };
   }
 
-  /** Records the final state, retrying while the database is away: the message stays unacked meanwhile. */
+  /**
+   * Records the final state, retrying while the database is away: the message stays unacked
+   * meanwhile. A result the database refuses for good (a package name PostgreSQL cannot store,
+   * say) fails the compose without its extras instead; false then, so nothing follows it.
+   */
   private async finish(id: number, state: typeof STATES.done | typeof STATES.failed, reason: string, result: BuildResult): Promise<boolean> {
     const { nevras, settled: _settled, afterDone: _afterDone, ...extras } = result;
-    const row = await this.untilDatabaseAnswers(id, 'cannot record result', () =>
-      this.deps.store.finish(id, this.name, state, reason, this.clock(), extras, nevras),
-    );
+    let row: ComposeRow | undefined;
+    try {
+      row = await this.untilDatabaseAnswers(id, 'cannot record result', () =>
+        this.deps.store.finish(id, this.name, state, reason, this.clock(), extras, nevras),
+      );
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) throw err;
+      this.deps.log.error({ compose: id, err }, 'the database refused the compose result; failing the compose without it');
+      const failed = await this.untilDatabaseAnswers(id, 'cannot record failure', () =>
+        this.deps.store.finish(id, this.name, STATES.failed, `Error while generating compose: ${internalFailureReason(id)}`, this.clock()),
+      );
+      if (failed) this.deps.outboxWritten?.();
+      return false;
+    }
     if (row) {
       this.deps.outboxWritten?.();
       this.deps.log.info({ compose: id, state: row.state }, 'compose finished');
@@ -224,15 +292,10 @@ export function parseWorkMessage(body: Buffer): number | undefined {
   try {
     const parsed = JSON.parse(body.toString('utf8')) as Partial<WorkMessage>;
     const id = parsed?.compose_id;
-    return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : undefined;
+    // Ids are PostgreSQL integers: a larger one could never be claimed (the query itself fails).
+    return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 && id <= MAX_COMPOSE_ID ? id : undefined;
   } catch {
     return undefined;
   }
-}
-
-/** The reason shown to users; paths under target_dir are shown as their public URLs (reference §5.1). */
-export function failureMessage(cfg: Config, err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split(cfg.target_dir).join(cfg.target_dir_url);
 }
 

@@ -160,6 +160,12 @@ export const configSchema = z
     /** Kill timeout of one compose; a compose generating for 2x this long is failed by the beat. */
     compose_timeout: z.number().int().positive().default(3600),
     heartbeat_interval: z.number().int().positive().default(10),
+    /**
+     * On SIGTERM a worker stops taking work and waits this many seconds for the composes it is
+     * building; those still running then are aborted (their tools killed) and left for another
+     * worker, their work messages unacked.
+     */
+    shutdown_grace_seconds: z.number().int().nonnegative().default(30),
     /** The createrepo_c binary (a name on PATH or an absolute path). */
     createrepo_c: z.string().min(1).default('createrepo_c'),
     /** The modifyrepo_c binary, which adds modules.yaml to the repodata of module composes. */

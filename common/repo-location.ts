@@ -2,6 +2,7 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from './config';
+import { ComposeError } from './errors';
 
 /** Where a repository is: a local directory or an http(s) base URL. */
 export type RepoLocation = { kind: 'path'; path: string } | { kind: 'url'; url: string };
@@ -96,10 +97,10 @@ export async function resolveLocalRepo(cfg: Config, dir: string): Promise<string
   try {
     real = await realpath(dir);
   } catch (err) {
-    throw new Error(`Cannot read repository ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ComposeError(`Cannot read repository ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const roots = await Promise.all(cfg.allowed_repo_roots.map((r) => realpath(r).catch(() => r)));
-  if (!insideRoots(roots, real)) throw new Error(`Repository ${dir} is not allowed: it leads outside allowed_repo_roots.`);
+  if (!insideRoots(roots, real)) throw new ComposeError(`Repository ${dir} is not allowed: it leads outside allowed_repo_roots.`);
   return real;
 }
 

@@ -8,7 +8,7 @@ import { readPackageChecksums } from '../rpm/repodata';
 import type { PackageRepo } from '../sources/types';
 import { checkAgainst, type PackageStore, type Unchecked } from '../store/package-store';
 import { createrepo } from './createrepo';
-import { archRepoDir } from './layout';
+import type { ComposePaths } from './compose-paths';
 import { addModulesMetadata } from './modifyrepo';
 import type { RepodataCache } from './repodata-cache';
 
@@ -17,8 +17,9 @@ export type Placed = { pkg: RpmPackage; path: string };
 
 export interface DescribeTreeJob {
   cfg: Config;
-  /** The tree being built, and where it will be published. */
+  /** The tree being built (and its confined paths), and where it will be published. */
   tmp: string;
+  paths: ComposePaths;
   published: string;
   byArch: ReadonlyMap<string, readonly Placed[]>;
   /** Local packages linked straight from their repository, not checked yet. */
@@ -57,7 +58,7 @@ export async function describeTree(job: DescribeTreeJob): Promise<{ afterDone?: 
     log.info(`Checking ${unchecked.length} new packages against the checksums createrepo_c computes`);
     await eachLimit(arches, 2, (arch) => repodata(arch, undefined, signal));
     job.phase('repodata written');
-    const sums = await describedChecksums(job.tmp, arches);
+    const sums = await describedChecksums(job.paths, arches);
     const undescribed = unchecked.filter((u) => !sums.has(u.file));
     if (undescribed.length) {
       // createrepo_c skips what it cannot read as an RPM (and says so in the log); hashing
@@ -95,10 +96,10 @@ function checkWithCreaterepo(unchecked: readonly Unchecked[], byArch: ReadonlyMa
 }
 
 /** sha256 of every package file createrepo_c described in the arch trees, by absolute path. */
-async function describedChecksums(tmp: string, arches: readonly string[]): Promise<Map<string, string>> {
+async function describedChecksums(paths: ComposePaths, arches: readonly string[]): Promise<Map<string, string>> {
   const sums = new Map<string, string>();
   for (const arch of arches) {
-    const dir = archRepoDir(tmp, arch);
+    const dir = paths.archRepo(arch);
     for (const [location, sum] of await readPackageChecksums(dir)) if (sum.type === 'sha256') sums.set(path.join(dir, location), sum.value);
   }
   return sums;
@@ -116,7 +117,7 @@ async function buildRepodata(
   reuseFrom: readonly string[] | undefined,
   signal: AbortSignal,
 ): Promise<{ key: string; dir: string } | undefined> {
-  const dir = archRepoDir(job.tmp, arch);
+  const dir = job.paths.archRepo(arch);
   const modulesYaml = job.modulemd?.[arch];
   // modules.yaml is part of the repodata: the same packages with other (or no) module
   // metadata must not share a cache entry.

@@ -1,17 +1,20 @@
 import path from 'node:path';
+import { ComposeError } from '../../common/errors';
 import type { RpmPackage } from '../rpm/model';
+
+/**
+ * Relative paths inside a compose's arch repositories; ComposePaths (compose-paths.ts) turns
+ * them into absolute paths and confines them.
+ */
 
 /** The variant every ODCS compose has (reference §2.8). */
 export const VARIANT = 'Temporary';
 
-/** `<compose dir>/Temporary/<arch>/os`: one repository per compose arch. */
-export function archRepoDir(composeDir: string, arch: string): string {
-  return path.join(composeDir, VARIANT, arch, 'os');
-}
-
 /** Pungi's hashed directories, `Packages/<first letter>/<file>`. */
 export function hashedPath(pkg: Pick<RpmPackage, 'location'>): string {
-  const file = path.basename(pkg.location);
+  const file = path.posix.basename(pkg.location);
+  // The file name comes from repository metadata: it must name a file, not a directory.
+  if (file === '' || file === '.' || file === '..') throw new ComposeError(`Package location ${JSON.stringify(pkg.location.slice(0, 80))} names no file`);
   return path.posix.join('Packages', file[0].toLowerCase(), file);
 }
 

@@ -24,7 +24,11 @@ export async function runRole(role: string, start: (cfg: Config, log: Logger) =>
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    const force = setTimeout(() => process.exit(1), 30000);
+    // A last resort if a part hangs: after the worker's grace for its builds, and time to abort them.
+    const force = setTimeout(() => {
+      log.error('parts did not stop in time; exiting');
+      process.exit(1);
+    }, (cfg.shutdown_grace_seconds + 30) * 1000);
     force.unref();
     for (const part of [...parts].reverse()) {
       await part.stop().catch((err) => log.warn({ err: (err as Error).message }, 'error while stopping'));
