@@ -52,7 +52,7 @@ function flagSet(compose: ComposeRow, flag: keyof typeof FLAGS): boolean {
  * into place in one step. Every failure becomes the compose's reason; the logs stay.
  */
 export function createBuildCompose(deps: PipelineDeps): BuildCompose {
-  const metadata = deps.metadata ?? new MetadataCache();
+  const metadata = deps.metadata ?? MetadataCache.fromConfig(deps.cfg);
   const clock = deps.clock ?? (() => new Date());
   return async (compose, signal, hooks) => {
     await deps.checkTargetDir?.(compose.target_dir ?? deps.cfg.target_dir);

@@ -185,6 +185,28 @@ export const configSchema = z
      */
     koji_header_cache_max_age_seconds: z.number().int().positive().default(30 * 24 * 3600),
 
+    // Bounds on repository metadata read from outside (backend/rpm/repodata.ts). Exceeding one
+    // fails that compose with a reason naming the option. Defaults fit Fedora Everything
+    // (~75,000 packages, ~10 million files) with a wide margin.
+    /** Decompressed bytes of one metadata file (primary.xml, filelists.xml). */
+    metadata_max_bytes: z.number().int().positive().default(2 * 1024 ** 3),
+    /** Packages in one repository. */
+    metadata_max_packages: z.number().int().positive().default(500_000),
+    /** File entries of one package. */
+    metadata_max_files_per_package: z.number().int().positive().default(100_000),
+    /** File entries of one repository, all packages together. */
+    metadata_max_files: z.number().int().positive().default(30_000_000),
+    /** Provides, requires, conflicts and obsoletes entries of one package together. */
+    metadata_max_deps_per_package: z.number().int().positive().default(100_000),
+    /** Characters of one value in the metadata (a name, a version, a file path, a dependency). */
+    metadata_max_string_length: z.number().int().positive().default(64 * 1024),
+    /**
+     * Parsed repository metadata a worker keeps for the next compose, in items (packages +
+     * files + dependency entries; Fedora Everything is ~12 million). Least recently used goes
+     * first; a repository larger than this is not kept at all.
+     */
+    metadata_cache_max_items: z.number().int().nonnegative().default(20_000_000),
+
     // Messaging (reference §7; fedora-messaging wire format).
     messaging_backend: z.enum(['', 'fedora-messaging']).default('fedora-messaging'),
     messaging_exchange: z.string().min(1).default('amq.topic'),

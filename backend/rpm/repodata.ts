@@ -5,27 +5,86 @@
  * The XML is streamed: compressed bytes are checksummed as they arrive, decompressed (zlib for
  * gzip, the `xz`/`zstd`/`bzip2` tools for the others) and tokenized chunk by chunk, so memory
  * holds the package model, never a whole document.
+ *
+ * Everything here comes from outside and is treated so: every file is read from inside the
+ * repository's own repodata/ (a regular file, never a FIFO or device), every size and count is
+ * bounded (MetadataLimits, each a configuration option), every value is checked before it
+ * reaches the database, and no error message quotes a file's content or hash.
  */
 import { spawn } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open, realpath, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { addAbortSignal, Readable, Transform, type TransformCallback } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
+import { isKnownArch } from '../../common/arches';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { httpOpen, type AllowList, type NetOptions } from '../../common/http/client';
 import { HttpError, HttpStatusError } from '../../common/http/errors';
 import { abortReason } from '../../common/sleep';
 import type { Dep, RpmPackage } from './model';
 import type { DepFlags } from './vercmp';
-import { XmlTokenizer, type XmlAttributes, type XmlHandler } from './xml-stream';
+import { XmlTokenizer, XmlTokenTooLongError, type XmlAttributes, type XmlHandler } from './xml-stream';
 
 /** The repository's metadata could not be fetched, verified or understood. */
 export class RepodataError extends Error {
   override name = 'RepodataError';
 }
+
+/** The metadata is larger than a configured limit allows. */
+export class RepodataLimitError extends RepodataError {
+  override name = 'RepodataLimitError';
+}
+
+/** Bounds on what one repository's metadata may make this process hold (each a configuration option). */
+export interface MetadataLimits {
+  /** Decompressed bytes of one metadata file. */
+  maxBytes: number;
+  /** Packages of one repository. */
+  maxPackages: number;
+  /** File entries of one package. */
+  maxFilesPerPackage: number;
+  /** File entries of one repository, all packages together. */
+  maxFiles: number;
+  /** Provides, requires, conflicts and obsoletes entries of one package together. */
+  maxDepsPerPackage: number;
+  /** Characters of one value (a name, a version, a path, a dependency). */
+  maxStringLength: number;
+}
+
+/**
+ * Defaults with a wide margin over the largest real repositories (Fedora Everything: ~75,000
+ * packages, a few hundred MB of primary.xml and about 1 GB of filelists.xml uncompressed,
+ * ~10 million file entries, its largest packages ~70,000 files and a few thousand provides).
+ */
+export const DEFAULT_METADATA_LIMITS: Readonly<MetadataLimits> = Object.freeze({
+  maxBytes: 2 * 1024 ** 3,
+  maxPackages: 500_000,
+  maxFilesPerPackage: 100_000,
+  maxFiles: 30_000_000,
+  maxDepsPerPackage: 100_000,
+  maxStringLength: 64 * 1024,
+});
+
+/** The configuration option behind each limit: an error names it so the operator knows what to raise. */
+export const LIMIT_OPTIONS: Readonly<Record<keyof MetadataLimits, string>> = Object.freeze({
+  maxBytes: 'metadata_max_bytes',
+  maxPackages: 'metadata_max_packages',
+  maxFilesPerPackage: 'metadata_max_files_per_package',
+  maxFiles: 'metadata_max_files',
+  maxDepsPerPackage: 'metadata_max_deps_per_package',
+  maxStringLength: 'metadata_max_string_length',
+});
+
+function overLimit(limits: MetadataLimits, key: keyof MetadataLimits, what: string): RepodataLimitError {
+  return new RepodataLimitError(`${what} more than ${limits[key]} (the limit set by ${LIMIT_OPTIONS[key]})`);
+}
+
+/** repomd.xml is a short index (a few KB): more than this is not a repository. */
+const REPOMD_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface RepomdChecksum {
   type: string;
@@ -60,6 +119,8 @@ export interface ReadRepositoryOptions {
   /** Verify the compressed files against repomd.xml's checksums (default true). */
   verifyChecksums?: boolean;
   signal?: AbortSignal;
+  /** Bounds on sizes and counts (DEFAULT_METADATA_LIMITS where not given). */
+  limits?: Partial<MetadataLimits>;
 }
 
 export interface Repository {
@@ -69,19 +130,21 @@ export interface Repository {
 
 /** Reads repomd.xml, primary.xml and (unless disabled) filelists.xml of the repository at `base`. */
 export async function readRepository(base: string, options: ReadRepositoryOptions): Promise<Repository> {
-  const repomd = await readRepomd(base, options.signal);
+  const { signal } = options;
+  const limits = { ...DEFAULT_METADATA_LIMITS, ...options.limits };
+  const repomd = await readRepomd(base, signal);
   const primary = primaryRecord(base, repomd);
   const verify = options.verifyChecksums !== false;
 
-  const packages = await parsePrimary(await openMetadata(base, primary, verify, options.signal), options.repoId).catch(
-    (err: unknown) => rethrow(err, `${base}/${primary.location}`),
-  );
+  const packages = await openMetadata(base, primary, verify, signal)
+    .then((source) => parsePrimary(source, options.repoId, limits, signal))
+    .catch((err: unknown) => rethrow(err, `${base}/${primary.location}`));
 
   const filelists = repomd.records['filelists'];
   if (options.filelists !== false && filelists) {
-    await mergeFilelists(packages, await openMetadata(base, filelists, verify, options.signal)).catch((err: unknown) =>
-      rethrow(err, `${base}/${filelists.location}`),
-    );
+    await openMetadata(base, filelists, verify, signal)
+      .then((source) => mergeFilelists(packages, source, limits, signal))
+      .catch((err: unknown) => rethrow(err, `${base}/${filelists.location}`));
   }
   return { repomd, packages };
 }
@@ -94,17 +157,36 @@ function primaryRecord(base: string, repomd: Repomd): RepomdRecord {
 
 /** Fetches and parses `<base>/repodata/repomd.xml`. */
 export async function readRepomd(base: string, signal?: AbortSignal): Promise<Repomd> {
-  const where = resolveLocation(base, 'repodata/repomd.xml');
+  const href = 'repodata/repomd.xml';
   let bytes: Buffer;
-  if (typeof where === 'string') {
-    bytes = await readFile(where).catch((err: NodeJS.ErrnoException) => {
-      throw new RepodataError(`cannot read ${where}: ${err.code ?? err.message}`);
-    });
+  if (isRemote(base)) {
+    const response = await httpGet(remoteMetadataUrl(base, href), signal);
+    bytes = await readCapped(response.body, REPOMD_MAX_BYTES, href, signal);
   } else {
-    const response = await httpGet(where, signal);
-    bytes = Buffer.from(await response.arrayBuffer());
+    const handle = await openLocalMetadata(localDir(base), href);
+    try {
+      if ((await handle.stat()).size > REPOMD_MAX_BYTES) throw new RepodataLimitError(`${href}: larger than ${REPOMD_MAX_BYTES} bytes`);
+      bytes = await handle.readFile({ signal }).catch(readFailure(href));
+    } finally {
+      await handle.close();
+    }
   }
   return parseRepomd(bytes);
+}
+
+/** The whole body, failing once it passes `max` bytes instead of holding whatever is sent. */
+async function readCapped(body: Response['body'], max: number, href: string, signal?: AbortSignal): Promise<Buffer> {
+  if (!body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    signal?.throwIfAborted();
+    size += chunk.length;
+    // Leaving the loop cancels the body.
+    if (size > max) throw new RepodataLimitError(`${href}: larger than ${max} bytes`);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Parses the text of a repomd.xml. */
@@ -188,9 +270,15 @@ export function parseRepomd(xml: string | Buffer): Repomd {
  * Streams primary.xml (already decompressed) into packages. Repeated strings (dependency names,
  * versions, arches) are shared so a large pool stays small in memory.
  */
-export async function parsePrimary(source: AsyncIterable<Buffer>, repoId: string): Promise<RpmPackage[]> {
-  const handler = new PrimaryHandler(repoId);
-  await tokenize(source, handler);
+export async function parsePrimary(
+  source: AsyncIterable<Buffer>,
+  repoId: string,
+  limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
+  signal?: AbortSignal,
+): Promise<RpmPackage[]> {
+  const handler = new PrimaryHandler(repoId, limits);
+  // Which package, by number: the text itself may be what is wrong, so it is not quoted.
+  await tokenize(source, handler, limits, signal, () => `package ${handler.packages.length + 1}`);
   return handler.packages;
 }
 
@@ -199,6 +287,7 @@ export async function parsePrimary(source: AsyncIterable<Buffer>, repoId: string
  * caller that only checks files needs, without building whole packages.
  */
 export async function readPackageChecksums(base: string, signal?: AbortSignal): Promise<Map<string, { type: string; value: string }>> {
+  const limits = DEFAULT_METADATA_LIMITS;
   const primary = primaryRecord(base, await readRepomd(base, signal));
   const sums = new Map<string, { type: string; value: string }>();
   let type = '';
@@ -219,13 +308,19 @@ export async function readPackageChecksums(base: string, signal?: AbortSignal): 
     },
     text(text) {
       value += text;
+      if (value.length > limits.maxStringLength) throw overLimit(limits, 'maxStringLength', 'a checksum has');
     },
     close(name) {
       if (name === 'checksum') handler.wantText = false;
-      else if (name === 'package' && location) sums.set(location, { type, value: value.trim() });
+      else if (name === 'package' && location) {
+        sums.set(location, { type, value: value.trim() });
+        if (sums.size > limits.maxPackages) throw overLimit(limits, 'maxPackages', 'the repository has');
+      }
     },
   };
-  await tokenize(await openMetadata(base, primary, false, signal), handler).catch((err: unknown) => rethrow(err, `${base}/${primary.location}`));
+  await openMetadata(base, primary, false, signal)
+    .then((source) => tokenize(source, handler, limits, signal))
+    .catch((err: unknown) => rethrow(err, `${base}/${primary.location}`));
   return sums;
 }
 
@@ -234,11 +329,28 @@ const DEP_SECTIONS = new Set<string>(['provides', 'requires', 'conflicts', 'obso
 const TEXT_FIELDS = new Set<string>(['name', 'arch', 'checksum', 'sourcerpm', 'file']);
 const FLAGS = new Set<string>(['EQ', 'LT', 'LE', 'GT', 'GE']);
 
+/** rpm's epoch is a 32-bit tag; the database column is an integer. */
+const EPOCH = /^\d{1,10}$/;
+const MAX_EPOCH = 2 ** 31 - 1;
+const SIZE = /^\d{1,15}$/;
+const HEX = /^[0-9a-fA-F]{1,128}$/;
+/** Whitespace, `/` and control characters: none belongs in an RPM name, version, release or file name of a source RPM. */
+const NOT_IN_IDENTITY = /[\s/\p{Cc}]/u;
+const NOT_IN_VERREL = /[\s\p{Cc}]/u;
+const CONTROL = /\p{Cc}/u;
+
+/** A value for a message: JSON-escaped and cut short, so that no raw bytes reach a reason. */
+function shown(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+}
+
 class PrimaryHandler implements XmlHandler {
   readonly packages: RpmPackage[] = [];
   wantText = false;
   private pkg: RpmPackage | null = null;
   private section: DepSection | null = null;
+  private deps = 0;
+  private files = 0;
   private buffered = '';
   private checksumType = '';
   private readonly strings = new Map<string, string>();
@@ -247,39 +359,54 @@ class PrimaryHandler implements XmlHandler {
   private readonly plainDeps = new Map<string, Dep>();
   private readonly preDeps = new Map<string, Dep>();
 
-  constructor(private readonly repoId: string) {}
+  constructor(
+    private readonly repoId: string,
+    private readonly limits: MetadataLimits,
+  ) {}
 
   open(name: string, attrs: XmlAttributes): void {
     const pkg = this.pkg;
     if (name === 'entry') {
-      if (pkg && this.section) pkg[this.section].push(this.dep(attrs));
+      if (pkg && this.section) {
+        if (++this.deps > this.limits.maxDepsPerPackage) throw overLimit(this.limits, 'maxDepsPerPackage', 'the package has');
+        pkg[this.section].push(this.dep(attrs));
+      }
       return;
     }
     if (name === 'package') {
       const type = attrs.get('type');
-      if (type === undefined || type === 'rpm') this.pkg = newPackage(this.repoId);
+      if (type === undefined || type === 'rpm') {
+        this.pkg = newPackage(this.repoId);
+        this.deps = 0;
+      }
       return;
     }
     if (!pkg) return;
     if (TEXT_FIELDS.has(name)) {
       this.buffered = '';
       this.wantText = true;
-      if (name === 'checksum') this.checksumType = attrs.get('type') ?? '';
+      if (name === 'checksum') this.checksumType = this.attr(attrs, 'type');
       return;
     }
     switch (name) {
-      case 'version':
-        pkg.epoch = Number(attrs.get('epoch') ?? 0) || 0;
-        pkg.version = this.intern(attrs.get('ver') ?? '');
-        pkg.release = this.intern(attrs.get('rel') ?? '');
+      case 'version': {
+        const epoch = this.attr(attrs, 'epoch');
+        if (epoch !== '' && (!EPOCH.test(epoch) || Number(epoch) > MAX_EPOCH)) throw new RepodataError(`epoch ${shown(epoch)} is not a number rpm allows`);
+        pkg.epoch = Number(epoch);
+        pkg.version = this.intern(this.attr(attrs, 'ver'));
+        pkg.release = this.intern(this.attr(attrs, 'rel'));
         break;
-      case 'size':
-        pkg.size = Number(attrs.get('package') ?? 0);
+      }
+      case 'size': {
+        const size = this.attr(attrs, 'package') || '0';
+        if (!SIZE.test(size)) throw new RepodataError(`package size ${shown(size)} is not a number`);
+        pkg.size = Number(size);
         break;
+      }
       case 'location': {
-        pkg.location = attrs.get('href') ?? '';
+        pkg.location = this.attr(attrs, 'href');
         const base = attrs.get('xml:base');
-        if (base) pkg.locationBase = base;
+        if (base) pkg.locationBase = this.checkedLength(base);
         break;
       }
       default:
@@ -289,6 +416,8 @@ class PrimaryHandler implements XmlHandler {
 
   text(t: string): void {
     this.buffered = this.buffered === '' ? t : this.buffered + t;
+    // Text may arrive in many pieces (split by comments or CDATA): bound the sum, not each piece.
+    this.checkedLength(this.buffered);
   }
 
   close(name: string): void {
@@ -314,17 +443,30 @@ class PrimaryHandler implements XmlHandler {
             value === '' ? null : value === this.lastSourcerpm ? this.lastSourcerpm : (this.lastSourcerpm = value);
           break;
         case 'file':
+          if (pkg.files.length >= this.limits.maxFilesPerPackage) throw overLimit(this.limits, 'maxFilesPerPackage', 'the package lists');
+          if (++this.files > this.limits.maxFiles) throw overLimit(this.limits, 'maxFiles', 'the repository lists');
           pkg.files.push(value);
           break;
       }
       return;
     }
     if (name === 'package') {
+      checkPackage(pkg);
       this.packages.push(pkg);
+      if (this.packages.length > this.limits.maxPackages) throw overLimit(this.limits, 'maxPackages', 'the repository has');
       this.pkg = null;
     } else if (this.section === name) {
       this.section = null;
     }
+  }
+
+  private attr(attrs: XmlAttributes, name: string): string {
+    return this.checkedLength(attrs.get(name) ?? '');
+  }
+
+  private checkedLength(value: string): string {
+    if (value.length > this.limits.maxStringLength) throw overLimit(this.limits, 'maxStringLength', 'a value has');
+    return value;
   }
 
   private intern(s: string): string {
@@ -338,9 +480,10 @@ class PrimaryHandler implements XmlHandler {
 
   /** Unversioned entries repeat across thousands of packages: those share one object. */
   private dep(attrs: XmlAttributes): Dep {
-    const name = attrs.get('name') ?? '';
+    const name = this.attr(attrs, 'name');
     const flags = attrs.get('flags');
     const pre = attrs.get('pre') === '1';
+    if (name === '') throw new RepodataError('a dependency without a name');
     if (!flags) {
       const cache = pre ? this.preDeps : this.plainDeps;
       let dep = cache.get(name);
@@ -350,14 +493,14 @@ class PrimaryHandler implements XmlHandler {
       }
       return dep;
     }
-    if (!FLAGS.has(flags)) throw new RepodataError(`unknown dependency flags "${flags}" on "${name}"`);
+    if (!FLAGS.has(flags)) throw new RepodataError(`unknown dependency flags ${shown(flags)} on ${shown(name)}`);
     const dep: Dep = { name: this.intern(name), flags: flags as DepFlags };
     const epoch = attrs.get('epoch');
     const version = attrs.get('ver');
     const release = attrs.get('rel');
-    if (epoch !== undefined) dep.epoch = epoch === '0' ? '0' : this.intern(epoch);
-    if (version !== undefined) dep.version = this.sameAsPackage(version);
-    if (release !== undefined) dep.release = this.sameAsPackage(release);
+    if (epoch !== undefined) dep.epoch = epoch === '0' ? '0' : this.intern(this.checkedLength(epoch));
+    if (version !== undefined) dep.version = this.sameAsPackage(this.checkedLength(version));
+    if (release !== undefined) dep.release = this.sameAsPackage(this.checkedLength(release));
     if (pre) dep.pre = true;
     return dep;
   }
@@ -369,6 +512,22 @@ class PrimaryHandler implements XmlHandler {
     if (s === pkg.version) return pkg.version;
     return this.intern(s);
   }
+}
+
+/**
+ * What a package must be to go on (into a compose, its NEVRAs into the database, its location
+ * into a path): the XML reader already refused NUL, control characters and broken UTF-8 or
+ * surrogates; this refuses what rpm itself would never have written.
+ */
+function checkPackage(pkg: RpmPackage): void {
+  if (pkg.name === '' || NOT_IN_IDENTITY.test(pkg.name)) throw new RepodataError(`package name ${shown(pkg.name)} is not a valid RPM name`);
+  const id = `package ${shown(pkg.name)}`;
+  if (pkg.version === '' || NOT_IN_VERREL.test(pkg.version)) throw new RepodataError(`${id}: version ${shown(pkg.version)} is not valid`);
+  if (pkg.release === '' || NOT_IN_VERREL.test(pkg.release)) throw new RepodataError(`${id}: release ${shown(pkg.release)} is not valid`);
+  if (!isKnownArch(pkg.arch)) throw new RepodataError(`${id}: arch ${shown(pkg.arch)} is not an RPM architecture`);
+  if (!HEX.test(pkg.checksum.value)) throw new RepodataError(`${id}: its checksum is not a hexadecimal digest`);
+  if (pkg.location === '' || CONTROL.test(pkg.location)) throw new RepodataError(`${id}: location ${shown(pkg.location)} is not valid`);
+  if (pkg.sourcerpm !== null && NOT_IN_IDENTITY.test(pkg.sourcerpm)) throw new RepodataError(`${id}: source RPM ${shown(pkg.sourcerpm)} is not valid`);
 }
 
 function newPackage(repoId: string): RpmPackage {
@@ -398,14 +557,24 @@ function newPackage(repoId: string): RpmPackage {
  * Streams filelists.xml into the packages parsed from primary.xml, matched by pkgid (the
  * package checksum), or by NEVRA when a writer left pkgid out.
  */
-export async function mergeFilelists(packages: RpmPackage[], source: AsyncIterable<Buffer>): Promise<void> {
+export async function mergeFilelists(
+  packages: RpmPackage[],
+  source: AsyncIterable<Buffer>,
+  limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
+  signal?: AbortSignal,
+): Promise<void> {
   const byPkgid = new Map<string, RpmPackage[]>();
   const byNevra = new Map<string, RpmPackage>();
-  for (const p of packages) {
+  let fileCount = 0;
+  for (let i = 0; i < packages.length; i++) {
+    // A pool of hundreds of thousands of packages: let the process answer HTTP meanwhile.
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn();
+    const p = packages[i]!;
     const list = byPkgid.get(p.checksum.value);
     if (list) list.push(p);
     else byPkgid.set(p.checksum.value, [p]);
     byNevra.set(`${p.name}\0${p.epoch}\0${p.version}\0${p.release}\0${p.arch}`, p);
+    fileCount += p.files.length;
   }
 
   let pkgid = '';
@@ -414,10 +583,12 @@ export async function mergeFilelists(packages: RpmPackage[], source: AsyncIterab
   let evr = '';
   let files: string[] = [];
   let text = '';
+  let seen = 0;
   const h: XmlHandler = {
     wantText: false,
     open(tag, attrs) {
       if (tag === 'package') {
+        seen++;
         pkgid = attrs.get('pkgid') ?? '';
         name = attrs.get('name') ?? '';
         arch = attrs.get('arch') ?? '';
@@ -432,10 +603,12 @@ export async function mergeFilelists(packages: RpmPackage[], source: AsyncIterab
     },
     text(t) {
       text = text === '' ? t : text + t;
+      if (text.length > limits.maxStringLength) throw overLimit(limits, 'maxStringLength', 'a file name has');
     },
     close(tag) {
       if (tag === 'file') {
         h.wantText = false;
+        if (files.length >= limits.maxFilesPerPackage) throw overLimit(limits, 'maxFilesPerPackage', 'the package lists');
         files.push(text);
       } else if (tag === 'package') {
         const candidates = byPkgid.get(pkgid);
@@ -443,11 +616,17 @@ export async function mergeFilelists(packages: RpmPackage[], source: AsyncIterab
           candidates?.find((p) => p.name === name && p.arch === arch) ??
           candidates?.[0] ??
           byNevra.get(`${name}\0${evr}\0${arch}`);
-        if (target) target.files = mergeFileLists(target.files, files);
+        if (target) {
+          const before = target.files.length;
+          target.files = mergeFileLists(target.files, files);
+          fileCount += target.files.length - before;
+          if (target.files.length > limits.maxFilesPerPackage) throw overLimit(limits, 'maxFilesPerPackage', 'the package lists');
+          if (fileCount > limits.maxFiles) throw overLimit(limits, 'maxFiles', 'the repository lists');
+        }
       }
     },
   };
-  await tokenize(source, h);
+  await tokenize(source, h, limits, signal, () => `package ${seen}`);
 }
 
 /** filelists.xml lists every file; primary.xml a subset. Keep filelists' order, lose nothing. */
@@ -467,10 +646,53 @@ function mergeFileLists(fromPrimary: string[], fromFilelists: string[]): string[
 // ---------------------------------------------------------------------------------------------
 // Fetching, verifying and decompressing
 
-async function tokenize(source: AsyncIterable<Buffer>, handler: XmlHandler): Promise<void> {
-  const tokenizer = new XmlTokenizer(handler);
-  for await (const chunk of source) tokenizer.write(chunk);
-  tokenizer.end();
+/** How many packages a loop over a whole pool handles before it lets other work run. */
+const YIELD_EVERY = 20_000;
+/**
+ * Longest the parse runs before it lets other work (the embedded default's HTTP API) run:
+ * decompressed chunks can arrive faster than they are parsed, and then the stream hands them
+ * over without ever returning to the event loop.
+ */
+const PARSE_SLICE_MS = 10;
+
+/**
+ * Feeds the decompressed file to the handler, counting its bytes against the limit. Errors of
+ * the content (not of the transfer) are prefixed with `where()`, which says where in the file.
+ */
+async function tokenize(
+  source: AsyncIterable<Buffer>,
+  handler: XmlHandler,
+  limits: MetadataLimits,
+  signal?: AbortSignal,
+  where?: () => string,
+): Promise<void> {
+  // A token holds at most one value of maxStringLength characters per attribute, each up to
+  // 10 bytes when written as character references: this is a margin, the exact limit is the handler's.
+  const tokenizer = new XmlTokenizer(handler, { maxTokenBytes: 40 * limits.maxStringLength + 64 * 1024 });
+  let bytes = 0;
+  const content = (feed: () => void): void => {
+    try {
+      feed();
+    } catch (err) {
+      if (err instanceof XmlTokenTooLongError) {
+        throw new RepodataLimitError(`a tag or text longer than ${err.maxBytes} bytes (the limit follows metadata_max_string_length)`);
+      }
+      if (where && err instanceof Error && !(err instanceof RepodataLimitError)) err.message = `${where()}: ${err.message}`;
+      throw err;
+    }
+  };
+  let sliceStart = performance.now();
+  for await (const chunk of source) {
+    signal?.throwIfAborted();
+    bytes += chunk.length;
+    if (bytes > limits.maxBytes) throw overLimit(limits, 'maxBytes', 'the file decompresses to');
+    content(() => tokenizer.write(chunk));
+    if (performance.now() - sliceStart > PARSE_SLICE_MS) {
+      await nextTurn();
+      sliceStart = performance.now();
+    }
+  }
+  content(() => tokenizer.end());
 }
 
 /**
@@ -483,26 +705,88 @@ export async function openMetadata(
   verify = true,
   signal?: AbortSignal,
 ): Promise<Readable> {
-  const where = resolveLocation(base, record.location);
+  signal?.throwIfAborted();
+  if (record.location.endsWith('.zck')) throw new RepodataError(`${record.location}: zchunk metadata is not supported`);
   let raw: Readable;
-  if (typeof where === 'string') {
-    raw = createReadStream(where, { highWaterMark: 256 * 1024 });
-  } else {
+  if (isRemote(base)) {
     // A Node stream straight from the HTTP layer (bounded in time and size, hops on the allow list).
-    raw = await httpStream(where, signal);
+    raw = await httpStream(remoteMetadataUrl(base, record.location), signal);
+  } else {
+    const handle = await openLocalMetadata(localDir(base), record.location);
+    raw = handle.createReadStream({ highWaterMark: 256 * 1024 });
+    // A compose's timeout or cancel ends the read (the stream closes the file).
+    if (signal) addAbortSignal(signal, raw);
   }
-  const checked = verify ? raw.pipe(new ChecksumCheck(record, String(where))) : raw;
+  const checked = verify ? raw.pipe(new ChecksumCheck(record)) : raw;
   raw.on('error', (err) => checked.destroy(err));
   return decompress(checked, record.location);
+}
+
+function isRemote(base: string): boolean {
+  return /^https?:\/\//i.test(base);
+}
+
+function localDir(base: string): string {
+  return base.startsWith('file:') ? fileURLToPath(base) : base;
+}
+
+function readFailure(href: string): (err: NodeJS.ErrnoException) => never {
+  return (err) => {
+    if (err.name === 'AbortError') throw err;
+    throw new RepodataError(`cannot read ${href}: ${err.code ?? err.message}`);
+  };
+}
+
+/**
+ * Opens metadata file `href` of the local repository `dir` for reading, only if it really is
+ * a regular file inside the repository's own repodata/ directory (symbolic links resolved, and
+ * repodata/ itself inside the repository): repomd.xml decides the href, and it must not make
+ * the worker read, hash or quote any other file. A FIFO or device is refused before a
+ * read could block on it.
+ */
+async function openLocalMetadata(dir: string, href: string): Promise<FileHandle> {
+  const outside = new RepodataError(`${href}: not a file inside the repository's repodata/ directory`);
+  if (href.includes('\0') || path.isAbsolute(href)) throw outside;
+  const root = path.resolve(dir);
+  const lexical = path.resolve(root, href);
+  if (!lexical.startsWith(path.join(root, 'repodata') + path.sep)) throw outside;
+  const realRoot = await realpath(root).catch(readFailure(dir));
+  const repodata = await realpath(path.join(root, 'repodata')).catch(readFailure('repodata/'));
+  if (!repodata.startsWith(realRoot + path.sep)) throw new RepodataError(`repodata/ leads outside the repository`);
+  const real = await realpath(lexical).catch(readFailure(href));
+  if (!real.startsWith(repodata + path.sep)) throw outside;
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: no link swapped in since.
+  const handle = await open(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW).catch(readFailure(href));
+  const stats = await handle.stat().catch(async (err: NodeJS.ErrnoException) => {
+    await handle.close();
+    return readFailure(href)(err);
+  });
+  if (!stats.isFile()) {
+    await handle.close();
+    throw new RepodataError(`${href}: not a regular file`);
+  }
+  return handle;
+}
+
+/** The URL of metadata file `href` of the remote repository `base`: same origin, under its path. */
+function remoteMetadataUrl(base: string, href: string): URL {
+  const root = new URL(base.endsWith('/') ? base : `${base}/`);
+  let url: URL;
+  try {
+    url = new URL(href, root);
+  } catch {
+    throw new RepodataError(`${shown(href)} is not a valid location`);
+  }
+  if (url.origin !== root.origin || !url.pathname.startsWith(root.pathname)) {
+    throw new RepodataError(`${shown(href)}: not a location inside the repository`);
+  }
+  return url;
 }
 
 /** Passes bytes through and fails the stream at its end if their checksum is not the expected. */
 class ChecksumCheck extends Transform {
   private readonly hash: Hash;
-  constructor(
-    private readonly record: RepomdRecord,
-    private readonly where: string,
-  ) {
+  constructor(private readonly record: RepomdRecord) {
     super();
     this.hash = createHash(hashAlgorithm(record.checksum.type));
   }
@@ -515,12 +799,8 @@ class ChecksumCheck extends Transform {
   override _flush(done: TransformCallback): void {
     const actual = this.hash.digest('hex');
     if (actual.toLowerCase() !== this.record.checksum.value.toLowerCase()) {
-      done(
-        new RepodataError(
-          `${this.where}: ${this.record.checksum.type} checksum mismatch (repomd.xml says ` +
-            `${this.record.checksum.value}, file has ${actual})`,
-        ),
-      );
+      // Neither hash is shown: the file may be one the repository should never have named.
+      done(new RepodataError(`the ${this.record.checksum.type} checksum of ${this.record.location} does not match repomd.xml`));
     } else {
       done();
     }
@@ -643,7 +923,11 @@ export async function httpGet(url: URL, signal?: AbortSignal): Promise<Response>
   return new Response(Readable.toWeb(body) as ReadableStream<Uint8Array>, { status: 200 });
 }
 
+/** Fails with the error, saying which file of which repository it is about. */
 function rethrow(err: unknown, where: string): never {
-  if (err instanceof RepodataError) throw err;
+  if (err instanceof RepodataError) {
+    err.message = `${where}: ${err.message}`;
+    throw err;
+  }
   throw new RepodataError(`${where}: ${(err as Error).message}`);
 }

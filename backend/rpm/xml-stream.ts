@@ -7,10 +7,24 @@
  * text the caller asks for. It handles what repodata writers emit: elements, attributes,
  * character references and the five predefined entities, CDATA, comments, processing
  * instructions and a DOCTYPE without an internal subset. Input must be UTF-8.
+ *
+ * Metadata comes from outside, so what XML itself forbids is refused, never passed on: invalid
+ * UTF-8, control characters, character references to NUL or to surrogates. A string holding
+ * those reaches PostgreSQL (which cannot store them) or a user's terminal otherwise. Error
+ * messages never quote the document: it may be any file an attacker pointed the reader at.
  */
+import { isUtf8 } from 'node:buffer';
 
 export class XmlSyntaxError extends Error {
   override name = 'XmlSyntaxError';
+}
+
+/** One token (a tag, or text the handler wants) is longer than XmlTokenizerOptions.maxTokenBytes. */
+export class XmlTokenTooLongError extends XmlSyntaxError {
+  override name = 'XmlTokenTooLongError';
+  constructor(readonly maxBytes: number) {
+    super(`an XML tag or text longer than ${maxBytes} bytes`);
+  }
 }
 
 /** Attributes of the element being opened; valid only during the `open` callback. */
@@ -42,6 +56,15 @@ export class XmlAttributes {
     }
     return undefined;
   }
+}
+
+export interface XmlTokenizerOptions {
+  /**
+   * Longest incomplete token (an open tag, or text the handler wants) held while waiting for
+   * its end; a longer one fails. Unlimited by default (Koji's XML-RPC answers); repository
+   * metadata sets it so that one endless attribute cannot take all memory.
+   */
+  maxTokenBytes?: number;
 }
 
 export interface XmlHandler {
@@ -121,19 +144,27 @@ export class XmlTokenizer {
   private sawRoot = false;
   private readonly names = new NameCache();
 
-  constructor(private readonly handler: XmlHandler) {}
+  private readonly maxTokenBytes: number;
+
+  constructor(
+    private readonly handler: XmlHandler,
+    options: XmlTokenizerOptions = {},
+  ) {
+    this.maxTokenBytes = options.maxTokenBytes ?? Infinity;
+  }
 
   write(chunk: Buffer): void {
     const buf = this.tail ? Buffer.concat([this.tail, chunk]) : chunk;
     const pos = this.consume(buf);
     this.tail = pos < buf.length ? buf.subarray(pos) : null;
+    if (this.tail && this.tail.length > this.maxTokenBytes) {
+      throw new XmlTokenTooLongError(this.maxTokenBytes);
+    }
   }
 
   /** Call after the last chunk: fails on a truncated document. */
   end(): void {
-    if (this.tail && this.tail.some((b) => !isSpace(b))) {
-      throw new XmlSyntaxError(`truncated XML near "${this.tail.subarray(0, 60).toString()}"`);
-    }
+    if (this.tail && this.tail.some((b) => !isSpace(b))) throw new XmlSyntaxError('truncated XML: the document ends inside markup');
     if (!this.sawRoot || this.depth !== 0) throw new XmlSyntaxError('truncated XML: document not closed');
   }
 
@@ -173,7 +204,7 @@ export class XmlTokenizer {
     if (startsWithAt(buf, pos, CDATA_OPEN)) {
       const close = buf.indexOf(CDATA_CLOSE, pos + CDATA_OPEN.length);
       if (close < 0) return MORE;
-      if (this.handler.wantText) this.handler.text(buf.toString('utf8', pos + CDATA_OPEN.length, close));
+      if (this.handler.wantText) this.handler.text(decodeRaw(buf, pos + CDATA_OPEN.length, close));
       return close + CDATA_CLOSE.length;
     }
     // Could still become "<!--" or "<![CDATA[" once more bytes arrive.
@@ -216,7 +247,7 @@ export class XmlTokenizer {
       }
       if (b === SLASH) {
         if (i + 1 >= len) return MORE;
-        if (buf[i + 1] !== GT) throw this.syntax(buf, pos, 'expected "/>"');
+        if (buf[i + 1] !== GT) throw new XmlSyntaxError('expected "/>"');
         this.opened(name, true);
         return i + 2;
       }
@@ -225,12 +256,12 @@ export class XmlTokenizer {
       const nameEnd = i;
       while (i < len && isSpace(buf[i]!)) i++;
       if (i >= len) return MORE;
-      if (buf[i] !== EQ) throw this.syntax(buf, pos, 'attribute without a value');
+      if (buf[i] !== EQ) throw new XmlSyntaxError('attribute without a value');
       i++;
       while (i < len && isSpace(buf[i]!)) i++;
       if (i >= len) return MORE;
       const quote = buf[i]!;
-      if (quote !== 0x22 && quote !== 0x27) throw this.syntax(buf, pos, 'unquoted attribute value');
+      if (quote !== 0x22 && quote !== 0x27) throw new XmlSyntaxError('unquoted attribute value');
       const close = buf.indexOf(quote, i + 1);
       if (close < 0) return MORE;
       attrs.add(this.names.get(buf, nameStart, nameEnd), i + 1, close);
@@ -250,10 +281,6 @@ export class XmlTokenizer {
     if (selfClosing) this.handler.close(name);
     else this.depth++;
   }
-
-  private syntax(buf: Buffer, pos: number, what: string): XmlSyntaxError {
-    return new XmlSyntaxError(`${what} in "${buf.toString('utf8', pos, Math.min(buf.length, pos + 80))}"`);
-  }
 }
 
 function startsWithAt(buf: Buffer, pos: number, prefix: Buffer): boolean {
@@ -266,10 +293,32 @@ function skipPast(buf: Buffer, from: number, marker: Buffer): number {
   return at < 0 ? MORE : at + marker.length;
 }
 
+/** Attribute value or text: checked (see the file comment), then entities decoded. */
 function decodeRange(buf: Buffer, start: number, end: number): string {
+  const amp = checkRange(buf, start, end);
   const s = utf8(buf, start, end);
-  for (let i = start; i < end; i++) if (buf[i] === AMP) return decodeEntities(s);
-  return s;
+  return amp ? decodeEntities(s) : s;
+}
+
+/** CDATA content: checked like any text, but taken literally. */
+function decodeRaw(buf: Buffer, start: number, end: number): string {
+  checkRange(buf, start, end);
+  return utf8(buf, start, end);
+}
+
+/** Fails on control characters and invalid UTF-8; says whether there is an `&` to decode. */
+function checkRange(buf: Buffer, start: number, end: number): boolean {
+  let amp = false;
+  let high = false;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b < 0x20) {
+      if (b !== 0x09 && b !== 0x0a && b !== 0x0d) throw new XmlSyntaxError('a control character, which XML does not allow');
+    } else if (b === AMP) amp = true;
+    else if (b >= 0x80) high = true;
+  }
+  if (high && !isUtf8(buf.subarray(start, end))) throw new XmlSyntaxError('bytes that are not valid UTF-8');
+  return amp;
 }
 
 const ENTITY = /&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(lt|gt|amp|quot|apos));/g;
@@ -278,6 +327,14 @@ const NAMED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', a
 export function decodeEntities(s: string): string {
   return s.replace(ENTITY, (_m, hex: string | undefined, dec: string | undefined, named: string | undefined) => {
     if (named) return NAMED[named]!;
-    return String.fromCodePoint(hex ? parseInt(hex, 16) : parseInt(dec!, 10));
+    const code = hex ? parseInt(hex, 16) : parseInt(dec!, 10);
+    if (!isXmlChar(code)) throw new XmlSyntaxError('a character reference to a character XML does not allow (NUL, a control character or a surrogate)');
+    return String.fromCodePoint(code);
   });
+}
+
+/** XML 1.0's Char production: what a character reference may name. */
+function isXmlChar(code: number): boolean {
+  if (code < 0x20) return code === 0x09 || code === 0x0a || code === 0x0d;
+  return (code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
 }

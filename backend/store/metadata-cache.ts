@@ -1,4 +1,5 @@
-import { readRepomd, readRepository, type Repomd } from '../rpm/repodata';
+import type { Config } from '../../common/config';
+import { DEFAULT_METADATA_LIMITS, readRepomd, readRepository, type MetadataLimits, type Repomd } from '../rpm/repodata';
 import type { RpmPackage } from '../rpm/model';
 
 export interface ParsedRepository {
@@ -8,20 +9,64 @@ export interface ParsedRepository {
   key: string;
 }
 
+/** The metadata limits the configuration sets (each option named in the error that it causes). */
+export function metadataLimits(cfg: Config): MetadataLimits {
+  return {
+    maxBytes: cfg.metadata_max_bytes,
+    maxPackages: cfg.metadata_max_packages,
+    maxFilesPerPackage: cfg.metadata_max_files_per_package,
+    maxFiles: cfg.metadata_max_files,
+    maxDepsPerPackage: cfg.metadata_max_deps_per_package,
+    maxStringLength: cfg.metadata_max_string_length,
+  };
+}
+
+/** Default bound of the cache, in items (see `weightOf`). */
+export const DEFAULT_CACHE_ITEMS = 20_000_000;
+
+/**
+ * What a parsed repository costs in memory, roughly: one per package, file entry and
+ * dependency entry (a file path or dependency is about as large as a package's own fields).
+ */
+export function weightOf(packages: readonly RpmPackage[]): number {
+  let weight = packages.length;
+  for (const p of packages) weight += p.files.length + p.provides.length + p.requires.length + p.conflicts.length + p.obsoletes.length;
+  return weight;
+}
+
 /**
  * Parsed repository metadata, kept by the checksums repomd.xml gives for primary.xml and
  * filelists.xml: reading the same repository again costs one small repomd.xml read, and any
- * change to the metadata changes the key. Least recently used entries go first once the
- * cache holds more than `maxPackages` packages.
+ * change to the metadata changes the key. Entries are weighed (`weightOf`): least recently
+ * used ones go first once the cache holds more than `maxItems`, and a repository heavier than
+ * that on its own is not kept, so one huge repository neither stays resident after its compose
+ * nor pushes everything else out.
  */
 export class MetadataCache {
-  private readonly entries = new Map<string, ParsedRepository>();
+  private readonly entries = new Map<string, { parsed: ParsedRepository; weight: number }>();
   private readonly loading = new Map<string, Promise<ParsedRepository>>();
   private held = 0;
   hits = 0;
   misses = 0;
 
-  constructor(private readonly maxPackages = 500_000) {}
+  constructor(
+    private readonly maxItems = DEFAULT_CACHE_ITEMS,
+    private readonly limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
+  ) {}
+
+  static fromConfig(cfg: Config): MetadataCache {
+    return new MetadataCache(cfg.metadata_cache_max_items, metadataLimits(cfg));
+  }
+
+  /** Items (see `weightOf`) the cache holds now. */
+  get weight(): number {
+    return this.held;
+  }
+
+  /** The keys held, least recently used first. */
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
 
   async read(base: string, signal?: AbortSignal): Promise<ParsedRepository> {
     const repomd = await readRepomd(base, signal);
@@ -33,12 +78,12 @@ export class MetadataCache {
       this.hits += 1;
       this.entries.delete(key);
       this.entries.set(key, cached);
-      return { ...cached, repomd };
+      return { ...cached.parsed, repomd };
     }
     let pending = this.loading.get(key);
     if (!pending) {
       this.misses += 1;
-      pending = readRepository(base, { repoId: key, signal }).then(({ packages }) => {
+      pending = readRepository(base, { repoId: key, signal, limits: this.limits }).then(({ packages }) => {
         const entry = { repomd, packages, key };
         this.remember(entry);
         return entry;
@@ -49,13 +94,15 @@ export class MetadataCache {
     return { ...(await pending), repomd };
   }
 
-  private remember(entry: ParsedRepository): void {
-    this.entries.set(entry.key, entry);
-    this.held += entry.packages.length;
+  private remember(parsed: ParsedRepository): void {
+    const weight = weightOf(parsed.packages);
+    if (weight > this.maxItems) return;
     for (const [key, old] of this.entries) {
-      if (this.held <= this.maxPackages || key === entry.key) break;
+      if (this.held + weight <= this.maxItems) break;
       this.entries.delete(key);
-      this.held -= old.packages.length;
+      this.held -= old.weight;
     }
+    this.entries.set(parsed.key, { parsed, weight });
+    this.held += weight;
   }
 }

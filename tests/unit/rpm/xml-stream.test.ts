@@ -1,4 +1,4 @@
-import { XmlSyntaxError, XmlTokenizer, type XmlHandler } from '../../../backend/rpm/xml-stream';
+import { XmlSyntaxError, XmlTokenizer, XmlTokenTooLongError, type XmlHandler } from '../../../backend/rpm/xml-stream';
 
 const DOC = `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE metadata>
@@ -82,5 +82,56 @@ describe('XmlTokenizer', () => {
     expect(() => record([bytes.subarray(0, bytes.length - 20)])).toThrow(XmlSyntaxError);
     expect(() => record([Buffer.from('<a b=c></a>')])).toThrow(/unquoted/);
     expect(() => record([Buffer.from('<a b></a>')])).toThrow(/without a value/);
+  });
+});
+
+describe('XmlTokenizer on hostile input', () => {
+  const doc = (inner: string | Buffer): Buffer[] => [Buffer.from('<a><name>'), Buffer.from(inner), Buffer.from('</name></a>')];
+
+  it.each([
+    ['a NUL reference', 'x&#0;y'],
+    ['a NUL reference in hex', 'x&#x0;y'],
+    ['a control character reference', 'x&#27;y'],
+    ['a lone surrogate', 'x&#xD800;y'],
+    ['a surrogate pair written as two references', '&#xD83D;&#xDE00;'],
+    ['a reference beyond Unicode', '&#x110000;'],
+    ['a raw control character', 'x\u0001y'],
+  ])('refuses %s', (_what, text) => {
+    expect(() => record(doc(text))).toThrow(XmlSyntaxError);
+  });
+
+  it('refuses bytes that are not UTF-8, in text and in attributes', () => {
+    for (const bad of [Buffer.from([0xff]), Buffer.from([0xc3, 0x28]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe2, 0x82])]) {
+      expect(() => record(doc(bad))).toThrow(/not valid UTF-8/);
+      expect(() => record([Buffer.from('<a name="'), bad, Buffer.from('"/>')])).toThrow(/not valid UTF-8/);
+    }
+  });
+
+  it('accepts tabs, newlines and every character XML allows', () => {
+    expect(record(doc('a\tb\nc&#9;&#x1F600;\u00e9\uFFFD'))).toContain(`text ${JSON.stringify('a\tb\nc\t\u{1F600}\u00e9\uFFFD')}`);
+    expect(record(doc('<![CDATA[&#0; is literal here]]>'))).toContain('text "&#0; is literal here"');
+  });
+
+  it('quotes nothing of the document in its errors', () => {
+    const secret = 'top-secret-value';
+    for (const bad of [`<a ${secret}></a>`, `<a x=${secret}></a>`, `<a><b ${secret}`, `<a x="1"/${secret}>`]) {
+      let message = '';
+      try {
+        record([Buffer.from(bad)]);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).not.toBe('');
+      expect(message).not.toContain('secret');
+    }
+  });
+
+  it('stops holding an incomplete token beyond maxTokenBytes', () => {
+    const h: XmlHandler = { wantText: true, open: () => undefined, close: () => undefined, text: () => undefined };
+    const tokenizer = new XmlTokenizer(h, { maxTokenBytes: 1000 });
+    tokenizer.write(Buffer.from('<a x="'));
+    expect(() => {
+      for (let i = 0; i < 10; i++) tokenizer.write(Buffer.alloc(200, 0x61));
+    }).toThrow(XmlTokenTooLongError);
   });
 });
