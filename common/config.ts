@@ -202,10 +202,10 @@ export const configSchema = z
     metadata_max_string_length: z.number().int().positive().default(64 * 1024),
     /**
      * Parsed repository metadata a worker keeps for the next compose, in items (packages +
-     * files + dependency entries; Fedora Everything is ~12 million). Least recently used goes
-     * first; a repository larger than this is not kept at all.
+     * files + dependency entries, roughly 100 bytes of memory each: the default is about 1 GB).
+     * Least recently used goes first; a repository larger than this is not kept at all.
      */
-    metadata_cache_max_items: z.number().int().nonnegative().default(20_000_000),
+    metadata_cache_max_items: z.number().int().nonnegative().default(8_000_000),
 
     // Messaging (reference §7; fedora-messaging wire format).
     messaging_backend: z.enum(['', 'fedora-messaging']).default('fedora-messaging'),

@@ -286,8 +286,11 @@ export async function parsePrimary(
  * The file checksum of every package in a repository's primary.xml, by location href: what a
  * caller that only checks files needs, without building whole packages.
  */
-export async function readPackageChecksums(base: string, signal?: AbortSignal): Promise<Map<string, { type: string; value: string }>> {
-  const limits = DEFAULT_METADATA_LIMITS;
+export async function readPackageChecksums(
+  base: string,
+  signal?: AbortSignal,
+  limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
+): Promise<Map<string, { type: string; value: string }>> {
   const primary = primaryRecord(base, await readRepomd(base, signal));
   const sums = new Map<string, { type: string; value: string }>();
   let type = '';

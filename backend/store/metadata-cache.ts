@@ -21,8 +21,8 @@ export function metadataLimits(cfg: Config): MetadataLimits {
   };
 }
 
-/** Default bound of the cache, in items (see `weightOf`). */
-export const DEFAULT_CACHE_ITEMS = 20_000_000;
+/** Default bound of the cache, in items (see `weightOf`; roughly 100 bytes each, so about 1 GB). */
+export const DEFAULT_CACHE_ITEMS = 8_000_000;
 
 /**
  * What a parsed repository costs in memory, roughly: one per package, file entry and
@@ -44,7 +44,7 @@ export function weightOf(packages: readonly RpmPackage[]): number {
  */
 export class MetadataCache {
   private readonly entries = new Map<string, { parsed: ParsedRepository; weight: number }>();
-  private readonly loading = new Map<string, Promise<ParsedRepository>>();
+  private readonly loading = new Map<string, Loading>();
   private held = 0;
   hits = 0;
   misses = 0;
@@ -80,21 +80,33 @@ export class MetadataCache {
       this.entries.set(key, cached);
       return { ...cached.parsed, repomd };
     }
-    let pending = this.loading.get(key);
-    if (!pending) {
+    let load = this.loading.get(key);
+    if (!load) {
       this.misses += 1;
-      pending = readRepository(base, { repoId: key, signal, limits: this.limits }).then(({ packages }) => {
+      // One read for every compose that asks meanwhile; it stops only when all of them stopped
+      // waiting, so one compose's cancel neither fails the others nor leaves the read running.
+      const controller = new AbortController();
+      const promise = readRepository(base, { repoId: key, signal: controller.signal, limits: this.limits }).then(({ packages }) => {
         const entry = { repomd, packages, key };
         this.remember(entry);
         return entry;
       });
-      this.loading.set(key, pending);
-      void pending.finally(() => this.loading.delete(key)).catch(() => undefined);
+      const started: Loading = { promise, controller, waiting: 0 };
+      load = started;
+      this.loading.set(key, started);
+      void promise.finally(() => this.loading.delete(key)).catch(() => undefined);
     }
-    return { ...(await pending), repomd };
+    load.waiting += 1;
+    try {
+      return { ...(await untilAborted(load.promise, signal)), repomd };
+    } finally {
+      load.waiting -= 1;
+      if (load.waiting === 0 && this.loading.get(key) === load) load.controller.abort(signal?.reason);
+    }
   }
 
   private remember(parsed: ParsedRepository): void {
+    if (this.maxItems === 0) return;
     const weight = weightOf(parsed.packages);
     if (weight > this.maxItems) return;
     for (const [key, old] of this.entries) {
@@ -105,4 +117,22 @@ export class MetadataCache {
     this.entries.set(parsed.key, { parsed, weight });
     this.held += weight;
   }
+}
+
+interface Loading {
+  promise: Promise<ParsedRepository>;
+  controller: AbortController;
+  /** Reads waiting for this one. */
+  waiting: number;
+}
+
+/** The promise's outcome, or the signal's abort reason if that comes first. */
+function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

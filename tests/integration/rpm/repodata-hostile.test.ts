@@ -164,6 +164,40 @@ describe('the metadata cache respects its size bound (item 3)', () => {
   });
 });
 
+describe('the metadata cache and the compose signal (item 5)', () => {
+  /** Until the cache has begun parsing (repomd.xml read), turn by turn. */
+  async function loadStarted(cache: MetadataCache): Promise<void> {
+    while (cache.misses === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  it('lets each compose stop waiting without failing another reading the same repository', async () => {
+    const dir = await repo(manyPackages(3000, { files: 20 }));
+    const cache = new MetadataCache();
+    const canceled = new AbortController();
+    const first = cache.read(dir, canceled.signal);
+    const second = cache.read(dir, new AbortController().signal);
+    await loadStarted(cache);
+    canceled.abort(new Error('compose 1 canceled'));
+    await expect(first).rejects.toThrow('compose 1 canceled');
+    expect((await second).packages).toHaveLength(3000);
+    expect(cache.misses).toBe(1);
+  });
+
+  it('stops the read once every compose waiting for it stopped', async () => {
+    const dir = await repo(manyPackages(3000, { files: 20 }));
+    const cache = new MetadataCache();
+    const canceled = new AbortController();
+    const reading = cache.read(dir, canceled.signal);
+    await loadStarted(cache);
+    canceled.abort(new Error('compose canceled'));
+    await expect(reading).rejects.toThrow('compose canceled');
+    // Nothing was kept from the stopped read: the next one reads again.
+    expect(cache.keys()).toEqual([]);
+    expect((await cache.read(dir)).packages).toHaveLength(3000);
+    expect(cache.misses).toBe(2);
+  });
+});
+
 describe('metadata is read only from the repository (item 5)', () => {
   let secret: string;
   let secretText: string;
