@@ -38,15 +38,8 @@ const USER_FACING: ReadonlyArray<abstract new (...args: never[]) => Error> = [
   UnsignedRpmsError,
 ];
 
-/** Error classes known by name: outgoing HTTP's (common/http/errors.ts), whose messages are written for users. */
-const USER_FACING_BASES: ReadonlySet<string> = new Set(['HttpError']);
-
 export function isUserFacing(err: unknown): err is Error {
-  if (USER_FACING.some((cls) => err instanceof cls)) return true;
-  for (let proto = err instanceof Error ? Object.getPrototypeOf(err) : null; proto && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
-    if (USER_FACING_BASES.has((proto as { constructor: { name: string } }).constructor.name)) return true;
-  }
-  return false;
+  return USER_FACING.some((cls) => err instanceof cls);
 }
 
 /** The reason users see for an internal failure; the operator's log has the error and its stack. */

@@ -55,9 +55,21 @@ export function createBuildCompose(deps: PipelineDeps): BuildCompose {
   const metadata = deps.metadata ?? MetadataCache.fromConfig(deps.cfg);
   const clock = deps.clock ?? (() => new Date());
   return async (compose, signal, hooks) => {
-    await deps.checkTargetDir?.(compose.target_dir ?? deps.cfg.target_dir);
+    // Before anything touches the disk: a row names its target dir, and a row may come from
+    // an older server or a hostile work message.
+    const targetDir = configuredTargetDir(deps.cfg, compose);
+    await deps.checkTargetDir?.(targetDir);
     return buildCompose(deps.cfg, metadata, clock, compose, signal, hooks);
   };
+}
+
+/** The compose's target dir, refused unless it is target_dir or one of extra_target_dirs. */
+function configuredTargetDir(cfg: Config, compose: ComposeRow): string {
+  const dir = compose.target_dir ?? cfg.target_dir;
+  if (dir !== cfg.target_dir && !Object.values(cfg.extra_target_dirs).includes(dir)) {
+    throw new ComposeError('The target directory of this compose is not one this server is configured with (target_dir, extra_target_dirs)');
+  }
+  return dir;
 }
 
 async function buildCompose(
@@ -68,7 +80,7 @@ async function buildCompose(
   workerSignal: AbortSignal,
   hooks: BuildHooks,
 ): Promise<BuildResult> {
-  const targetDir = compose.target_dir ?? cfg.target_dir;
+  const targetDir = configuredTargetDir(cfg, compose);
   const name = composeName(compose);
   const topDir = composeTopDir(targetDir, name);
   const log = await ComposeLog.open(topDir);

@@ -91,15 +91,23 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
 
 describe('a worker with one slot', () => {
   let s: Stack;
+  let scratch: string;
+  /** A configured extra target dir where a file will be in the way. */
+  let notADir: string;
   beforeAll(async () => {
-    s = await oneSlotStack({}, (real) => async (compose, signal, hooks) => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'odcs-worker-slot-'));
+    notADir = path.join(scratch, 'not-a-dir');
+    s = await oneSlotStack({ extra_target_dirs: { broken: notADir } }, (real) => async (compose, signal, hooks) => {
       const result = await real(compose, signal, hooks);
       // A package name PostgreSQL cannot store (as a crafted primary.xml could give): the
       // tree is published, then recording the result fails for good.
       return compose.label === 'poisoned' ? { ...result, nevras: { x86_64: ['bad\u0000name-0:1-1.noarch'] } } : result;
     });
   }, 60000);
-  afterAll(async () => s?.close());
+  afterAll(async () => {
+    await s?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
 
   it('fails a compose whose result the database refuses, acks its message, and builds the next one', async () => {
     const poisoned = await s.run(await s.insert({ label: 'poisoned', flags: FLAGS.no_reuse }));
@@ -163,8 +171,7 @@ describe('a worker with one slot', () => {
   }, 120000);
 
   it('gives a generic reason for an internal failure, and keeps the real error and its stack in the operator log', async () => {
-    // A file where the compose's target directory must be: mkdir fails with ENOTDIR.
-    const notADir = path.join(s.t.dir, 'not-a-dir');
+    // A file where the compose's (configured) target directory must be: mkdir fails with ENOTDIR.
     await writeFile(notADir, 'in the way\n');
     try {
       const row = await s.run(await s.insert({ target_dir: notADir }));
@@ -176,6 +183,16 @@ describe('a worker with one slot', () => {
     } finally {
       await rm(notADir, { force: true });
     }
+  }, 120000);
+
+  it('refuses a target dir this server is not configured with, before writing anything', async () => {
+    const elsewhere = path.join(s.t.dir, 'elsewhere');
+    const row = await s.run(await s.insert({ target_dir: elsewhere }));
+    expect(row.state).toBe(STATES.failed);
+    expect(row.state_reason).toBe(
+      'Error while generating compose: The target directory of this compose is not one this server is configured with (target_dir, extra_target_dirs)',
+    );
+    expect(existsSync(elsewhere)).toBe(false);
   }, 120000);
 
   it('keeps the message of an error meant for users, with no path turned into a URL', async () => {
