@@ -264,7 +264,7 @@ describe('checking local packages before they enter the store', () => {
     }
   }, 120000);
 
-  it('refuses metadata whose checksum is no checksum (it names the store file)', async () => {
+  it('refuses metadata whose checksum is no checksum (at parse time, naming the repository)', async () => {
     const repo = await repoOf('hostile-checksum', [fixtures.rpms.main[0]]);
     const primary = (await readdir(path.join(repo, 'repodata'))).find((f) => f.endsWith('primary.xml.gz')) as string;
     const xml = gunzipSync(await readFile(path.join(repo, 'repodata', primary)))
@@ -274,8 +274,10 @@ describe('checking local packages before they enter the store', () => {
     await writeRepodata(repo, [{ type: 'primary', content: [xml] }]);
     const row = await compose({ source: { type: 'repo', source: repo }, flags: ['no_deps'] });
     expect(row.state).toBe(STATES.failed);
+    // The reader refuses it before the package store's own guard could (issue 10 item 2).
     expect(row.state_reason).toBe(
-      `Error while generating compose: ${path.basename(fixtures.rpms.main[0])}: the repository metadata gives no usable checksum ("sha256:../../../../../../etc/passwd")`,
+      `Error while generating compose: Cannot read repository ${repo}: ${path.join(repo, 'repodata', (await readdir(path.join(repo, 'repodata'))).find((f) => f.endsWith('primary.xml.gz'))!)}: ` +
+        `package 1: package "${path.basename(fixtures.rpms.main[0]!).split('-')[0]}": its checksum is not a hexadecimal digest`,
     );
   }, 120000);
 
