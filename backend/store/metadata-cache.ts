@@ -63,6 +63,13 @@ export class MetadataCache {
     return this.held;
   }
 
+  /** Composes waiting for a read in progress. */
+  get readersWaiting(): number {
+    let waiting = 0;
+    for (const load of this.loading.values()) waiting += load.waiting;
+    return waiting;
+  }
+
   /** The keys held, least recently used first. */
   keys(): string[] {
     return [...this.entries.keys()];
@@ -81,7 +88,7 @@ export class MetadataCache {
       return { ...cached.parsed, repomd };
     }
     let load = this.loading.get(key);
-    if (!load) {
+    if (!load || load.controller.signal.aborted) {
       this.misses += 1;
       // One read for every compose that asks meanwhile; it stops only when all of them stopped
       // waiting, so one compose's cancel neither fails the others nor leaves the read running.
@@ -94,14 +101,22 @@ export class MetadataCache {
       const started: Loading = { promise, controller, waiting: 0 };
       load = started;
       this.loading.set(key, started);
-      void promise.finally(() => this.loading.delete(key)).catch(() => undefined);
+      void promise
+        .finally(() => {
+          if (this.loading.get(key) === started) this.loading.delete(key);
+        })
+        .catch(() => undefined);
     }
     load.waiting += 1;
     try {
       return { ...(await untilAborted(load.promise, signal)), repomd };
     } finally {
       load.waiting -= 1;
-      if (load.waiting === 0 && this.loading.get(key) === load) load.controller.abort(signal?.reason);
+      if (load.waiting === 0 && this.loading.get(key) === load) {
+        // A compose asking later starts a read of its own rather than join this stopped one.
+        this.loading.delete(key);
+        load.controller.abort(signal?.reason);
+      }
     }
   }
 

@@ -165,9 +165,9 @@ describe('the metadata cache respects its size bound (item 3)', () => {
 });
 
 describe('the metadata cache and the compose signal (item 5)', () => {
-  /** Until the cache has begun parsing (repomd.xml read), turn by turn. */
-  async function loadStarted(cache: MetadataCache): Promise<void> {
-    while (cache.misses === 0) await new Promise((resolve) => setImmediate(resolve));
+  /** Until `readers` composes wait for the cache's read (their repomd.xml read), turn by turn. */
+  async function waitingReaders(cache: MetadataCache, readers: number): Promise<void> {
+    while (cache.readersWaiting < readers && cache.keys().length === 0) await new Promise((resolve) => setImmediate(resolve));
   }
 
   it('lets each compose stop waiting without failing another reading the same repository', async () => {
@@ -176,7 +176,7 @@ describe('the metadata cache and the compose signal (item 5)', () => {
     const canceled = new AbortController();
     const first = cache.read(dir, canceled.signal);
     const second = cache.read(dir, new AbortController().signal);
-    await loadStarted(cache);
+    await waitingReaders(cache, 2);
     canceled.abort(new Error('compose 1 canceled'));
     await expect(first).rejects.toThrow('compose 1 canceled');
     expect((await second).packages).toHaveLength(3000);
@@ -188,7 +188,7 @@ describe('the metadata cache and the compose signal (item 5)', () => {
     const cache = new MetadataCache();
     const canceled = new AbortController();
     const reading = cache.read(dir, canceled.signal);
-    await loadStarted(cache);
+    await waitingReaders(cache, 1);
     canceled.abort(new Error('compose canceled'));
     await expect(reading).rejects.toThrow('compose canceled');
     // Nothing was kept from the stopped read: the next one reads again.
