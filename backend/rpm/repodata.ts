@@ -650,7 +650,7 @@ function mergeFileLists(fromPrimary: string[], fromFilelists: string[]): string[
 // Fetching, verifying and decompressing
 
 /** How many packages a loop over a whole pool handles before it lets other work run. */
-const YIELD_EVERY = 20_000;
+const YIELD_EVERY = 5_000;
 /**
  * Longest the parse runs before it lets other work (the embedded default's HTTP API) run:
  * decompressed chunks can arrive faster than they are parsed, and then the stream hands them
