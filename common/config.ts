@@ -187,7 +187,7 @@ export const configSchema = z
 
     // Bounds on repository metadata read from outside (backend/rpm/repodata.ts). Exceeding one
     // fails that compose with a reason naming the option. Defaults fit Fedora Everything
-    // (~75,000 packages, ~10 million files) with a wide margin.
+    // (~75,000 packages, a few million file entries) with a wide margin.
     /** Decompressed bytes of one metadata file (primary.xml, filelists.xml). */
     metadata_max_bytes: z.number().int().positive().default(2 * 1024 ** 3),
     /** Packages in one repository. */

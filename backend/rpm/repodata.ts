@@ -57,8 +57,8 @@ export interface MetadataLimits {
 
 /**
  * Defaults with a wide margin over the largest real repositories (Fedora Everything: ~75,000
- * packages, a few hundred MB of primary.xml and about 1 GB of filelists.xml uncompressed,
- * ~10 million file entries, its largest packages ~70,000 files and a few thousand provides).
+ * packages, primary.xml and filelists.xml of some hundreds of MB uncompressed, a few million
+ * file entries; rawhide already had 2.4 million in 2010).
  */
 export const DEFAULT_METADATA_LIMITS: Readonly<MetadataLimits> = Object.freeze({
   maxBytes: 2 * 1024 ** 3,
