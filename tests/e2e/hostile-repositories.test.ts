@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import { STATES } from '../../common/enums';
 import { buildFixtureRepos, type FixtureRepos } from '../fixtures/build-repos';
 import { manyPackages, redirectRecord, writeHostileRepo, type RawPackage } from '../fixtures/hostile-repodata';
 import { requestCompose } from '../support/compose-e2e';
+import { eventually } from '../support/listener';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const run = promisify(execFile);
@@ -115,6 +116,46 @@ describe('metadata outside the repository (item 5)', () => {
     await symlink('/dev/zero', path.join(zero, 'repodata', 'zero-primary.xml'));
     await redirectRecord(zero, 'primary', 'repodata/zero-primary.xml');
     expectFailed(await composeOf(zero), zero, /not a file inside/);
+  });
+});
+
+describe('a metadata file that takes longer than compose_timeout to read', () => {
+  let slow: TestStack;
+  beforeAll(async () => {
+    slow = await startTestStack({
+      worker: true,
+      relay: true,
+      // No size limit to stop the read first: only the compose's timeout can.
+      // One slot: the next compose runs only if the read really stopped.
+      config: { allowed_repo_roots: [work], compose_timeout: 1, metadata_max_bytes: 2 ** 50, num_concurrent_composes: 1 },
+    });
+  }, 180000);
+  afterAll(async () => {
+    await slow?.close();
+  });
+
+  it('fails the compose with the timeout reason and frees the worker', async () => {
+    // A terabyte of metadata on disk (sparse): reading it takes far longer than a second.
+    const repo = await hostileRepo(manyPackages(1));
+    const huge = await open(path.join(repo, 'repodata', 'huge-primary.xml'), 'w');
+    await huge.write('<metadata>');
+    await huge.truncate(2 ** 40);
+    await huge.close();
+    await redirectRecord(repo, 'primary', 'repodata/huge-primary.xml');
+    const row = await requestCompose(slow, { source: { type: 'repo', source: repo, packages: ['pkg0'] } });
+    expect(row.state).toBe(STATES.failed);
+    expect(row.state_reason).toMatch(/Compose has taken more time than allowed by configuration \(1 seconds\)$/);
+    // The read itself stopped: this process (the worker runs in it) no longer holds the file open.
+    const holding = async (): Promise<boolean> => {
+      const fds = await readdir('/proc/self/fd');
+      const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+      return targets.some((target) => target.endsWith('huge-primary.xml'));
+    };
+    await eventually(async () => !(await holding()), 15000, 'the metadata file to be closed');
+    // The worker's slot is free again: the next compose runs (and fails on its own, quickly).
+    const next = await requestCompose(slow, { source: { type: 'repo', source: path.join(work, 'missing'), packages: ['pkg0'] } });
+    expect(next.state).toBe(STATES.failed);
+    expect(next.state_reason).toMatch(/Cannot read repository/);
   });
 });
 
