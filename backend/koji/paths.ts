@@ -10,6 +10,7 @@
  * `<rpm name>-<rpm version>-<rpm release>.<arch>.rpm`. A sigkey is the last 8 hex digits of the
  * signing key id, lower case (`17e954bf`).
  */
+import { ComposeError } from '../../common/errors';
 import type { KojiBuildNvr } from './types';
 
 export interface RpmNvra {
@@ -73,7 +74,7 @@ export function normalizeSigkey(sigkey: string): string {
 /** Paths are plain (not percent-encoded); a segment that could leave its directory is refused. */
 function segment(s: string): string {
   if (s === '' || s === '.' || s === '..' || s.includes('/') || s.includes('\0')) {
-    throw new Error(`invalid Koji path segment "${s}"`);
+    throw new ComposeError(`invalid Koji path segment "${s}"`);
   }
   return s;
 }

@@ -8,6 +8,7 @@
  * Every RPM without an acceptable copy is named in one error, so a release engineer sees the
  * whole list at once.
  */
+import { ComposeError } from '../../common/errors';
 import { nevra } from '../rpm/model';
 import { normalizeSigkey, rpmPath, topurlJoin, type RpmNvra } from './paths';
 import type { KojiBuildNvr, KojiRpm, KojiTaggedRpm } from './types';
@@ -123,7 +124,7 @@ export function groupSignatureRows(
     let entry = byRpm.get(row.id);
     if (!entry) {
       const build = buildById.get(row.build_id);
-      if (!build) throw new Error(`rpm ${row.name}-${row.version}-${row.release}.${row.arch}: build ${row.build_id} not listed`);
+      if (!build) throw new ComposeError(`rpm ${row.name}-${row.version}-${row.release}.${row.arch}: build ${row.build_id} not listed`);
       const { sigkey: _ignored, ...rpm } = row;
       entry = { rpm, build, sigkeys: new Set<string>() };
       byRpm.set(row.id, entry);

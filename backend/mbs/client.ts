@@ -9,6 +9,7 @@
 import { parseAllDocuments } from 'yaml';
 import { allowListOf, DEFAULT_NET_RETRY_INTERVAL, DEFAULT_NET_TIMEOUT, httpFetch, type AllowList, type NetOptions } from '../../common/http/client';
 import { HttpError, HttpStatusError } from '../../common/http/errors';
+import { ComposeError } from '../../common/errors';
 import { abortReason } from '../../common/sleep';
 import { combineSignals } from '../koji/xmlrpc';
 
@@ -273,7 +274,7 @@ export function parseModulemd(text: string): ModulemdInfo {
   const docs = parseAllDocuments(text);
   const list = Array.isArray(docs) ? docs : [docs];
   for (const doc of list) {
-    if (doc.errors.length > 0) throw new Error(`invalid modulemd YAML: ${doc.errors[0]!.message}`);
+    if (doc.errors.length > 0) throw new ComposeError(`invalid modulemd YAML: ${doc.errors[0]!.message}`);
     const js: unknown = doc.toJS();
     if (!isRecord(js)) continue;
     const kind = js['document'];
@@ -297,9 +298,9 @@ export function parseModulemd(text: string): ModulemdInfo {
         data,
       };
     }
-    throw new Error(`unsupported modulemd version ${String(js['version'])}`);
+    throw new ComposeError(`unsupported modulemd version ${String(js['version'])}`);
   }
-  throw new Error('no modulemd document found');
+  throw new ComposeError('no modulemd document found');
 }
 
 /** name -> streams; modulemd v1 has one stream per name, v2 a list. */

@@ -11,6 +11,7 @@
  * integers of up to 19 digits, beyond what a JavaScript number holds exactly.
  */
 import { isMap, isSeq, parseAllDocuments, type Document } from 'yaml';
+import { ComposeError } from '../../common/errors';
 import { archSet } from '../rpm/arches';
 
 /** A module artifact NEVRA (`name-epoch:version-release.arch`) split up; null when malformed. */
@@ -48,10 +49,10 @@ function modulemdDocument(text: string): Document.Parsed {
   const docs = parseAllDocuments(text, { intAsBigInt: true });
   const list = Array.isArray(docs) ? docs : [docs];
   for (const doc of list) {
-    if (doc.errors.length > 0) throw new Error(`invalid modulemd YAML: ${doc.errors[0]!.message}`);
+    if (doc.errors.length > 0) throw new ComposeError(`invalid modulemd YAML: ${doc.errors[0]!.message}`);
     if (doc.get('document') === 'modulemd') return doc;
   }
-  throw new Error('no modulemd document found');
+  throw new ComposeError('no modulemd document found');
 }
 
 /** name, stream, version and context of a modulemd (version as written: it may exceed 2^53). */
