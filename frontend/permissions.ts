@@ -7,7 +7,13 @@ export interface Caller {
   groups: readonly string[];
   /** True under the `noauth` backend. */
   anonymous: boolean;
+  /** The backend that established who this is. */
+  via: AuthVia;
+  /** The token's scopes (reference §4.2); set by `openidc` only, which checks them per route. */
+  scopes?: readonly string[];
 }
+
+export type AuthVia = 'noauth' | 'openidc' | 'kerberos' | 'ssl';
 
 export type Decision = { allowed: true } | { allowed: false; message: string };
 

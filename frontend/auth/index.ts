@@ -14,7 +14,7 @@ export interface AuthBackend {
 /** `noauth`: everyone is the anonymous user `unknown` and every role check passes (reference §4.1). */
 export const noAuth: AuthBackend = {
   name: 'noauth',
-  authenticate: async () => ({ username: 'unknown', groups: [], anonymous: true }),
+  authenticate: async () => ({ username: 'unknown', groups: [], anonymous: true, via: 'noauth' }),
 };
 
 export function createAuthBackend(cfg: Config): AuthBackend {

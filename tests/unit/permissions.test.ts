@@ -10,8 +10,8 @@ import { type Caller, checkCancel, checkComposeAttributes, checkRole, type Decis
 
 const cfg = loadConfig({}, SECTION_4_4);
 
-const user = (username: string, ...groups: string[]): Caller => ({ username, groups, anonymous: false });
-const ANONYMOUS: Caller = { username: 'unknown', groups: [], anonymous: true };
+const user = (username: string, ...groups: string[]): Caller => ({ username, groups, anonymous: false, via: 'ssl' });
+const ANONYMOUS: Caller = { username: 'unknown', groups: [], anonymous: true, via: 'noauth' };
 
 /** The attributes of a POST body, as the API computes them before the permission check. */
 function attrsOf(body: Record<string, unknown>, config = cfg): ComposeAttributes {
