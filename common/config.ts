@@ -114,6 +114,31 @@ export const configSchema = z
      */
     trusted_proxies: z.array(addressOrCidr).default([]),
 
+    // Kerberos (SPNEGO) and its LDAP groups (reference §4.1; frontend/auth/strategies/kerberos.ts).
+    /**
+     * Keytab holding the service principal's keys (set as KRB5_KTNAME for the GSS-API library).
+     * Empty: the library's default (KRB5_KTNAME from the environment, else /etc/krb5.keytab).
+     */
+    auth_kerberos_keytab: z.union([z.literal(''), absolutePath]).default(''),
+    /**
+     * The acceptor's service name in GSS-API host-based form, e.g. `HTTP@odcs.example.com` for
+     * the principal HTTP/odcs.example.com@REALM. Empty: any service principal of the keytab.
+     */
+    auth_kerberos_service: z.string().default(''),
+    /** LDAP server of the Kerberos users' groups: `ldap://host[:port]` or `ldaps://…`. */
+    auth_ldap_server: z.string().regex(/^(ldaps?:\/\/[^\s]+)?$/, { message: 'must be empty or an ldap:// or ldaps:// URL' }).default(''),
+    /**
+     * [base, filter] pairs searched (one level, attribute cn) for a user's groups; `{}` in the
+     * filter is the user's uid, e.g. [["ou=groups,dc=example,dc=com", "memberUid={}"]].
+     */
+    auth_ldap_groups: z.array(z.tuple([z.string().min(1), z.string().min(1)])).default([]),
+    /** ODCS 0.3.x form: one base searched with `memberUid=<uid>` (used along with auth_ldap_groups). */
+    auth_ldap_group_base: z.string().default(''),
+    /** Seconds an LDAP connect or search may take before the user is given no groups (logged). */
+    auth_ldap_timeout: z.number().int().positive().default(5),
+    /** Seconds a user's LDAP groups are reused before being looked up again; 0 looks up every request. */
+    auth_ldap_cache_seconds: z.number().int().nonnegative().default(60),
+
     // Sources.
     raw_config_urls: z.record(z.string(), rawConfigEntry).default({}),
     base_module_names: stringList.default(['platform', 'bootstrap']),
