@@ -30,6 +30,18 @@ const TEST_TOOLS = [
   ['xz', 'xz-utils', 'xz'],
   ['docker-compose', 'docker-compose', 'docker-compose'],
   ['nginx', 'nginx-light', 'nginx'],
+  // Authentication tests (issue 11): a real MIT KDC, slapd and a throwaway CA.
+  ['krb5kdc', 'krb5-kdc', 'krb5-server'],
+  ['kdb5_util', 'krb5-kdc', 'krb5-server'],
+  ['kadmin.local', 'krb5-admin-server', 'krb5-server'],
+  ['kinit', 'krb5-user', 'krb5-workstation'],
+  // The headers the `kerberos` npm package (an optionalDependency) builds against.
+  ['krb5-config', 'libkrb5-dev', 'krb5-devel'],
+  ['slapd', 'slapd', 'openldap-servers'],
+  ['slapadd', 'slapd', 'openldap-servers'],
+  ['ldapadd', 'ldap-utils', 'openldap-clients'],
+  ['openssl', 'openssl', 'openssl'],
+  ['curl', 'curl', 'curl'],
 ];
 
 function onPath(cmd) {
@@ -80,6 +92,23 @@ function fail(command, missing) {
   process.exit(1);
 }
 
+/**
+ * The `kerberos` binding is an optionalDependency compiled from source against libkrb5's headers:
+ * when `npm ci` ran before libkrb5-dev was installed, it was skipped, so build it now.
+ */
+function ensureKerberosBinding() {
+  const loads = spawnSync(process.execPath, ['-e', 'require("kerberos")'], { cwd: root, stdio: 'ignore' }).status === 0;
+  if (loads) return;
+  if (fs.existsSync(path.join(root, 'node_modules', 'kerberos', 'package.json'))) {
+    run('npm', ['rebuild', 'kerberos'], {});
+  } else {
+    // npm drops an optional dependency that failed to build: install the version package.json names.
+    const spec = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).optionalDependencies.kerberos;
+    run('npm', ['install', '--no-save', '--no-audit', '--no-fund', `kerberos@${spec}`], {});
+  }
+}
+
 const forTests = process.argv.includes('--for-tests');
 ensureNodeModules();
 ensureTools(forTests ? [...RUNTIME_TOOLS, ...TEST_TOOLS] : RUNTIME_TOOLS);
+if (forTests) ensureKerberosBinding();
