@@ -1,5 +1,5 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,8 +13,13 @@ export const REALM = 'ODCS.TEST';
 /**
  * A real MIT KDC on 127.0.0.1 (krb5kdc in the foreground, a child of the test), with its own
  * realm, database, krb5.conf and kdc.conf in a temp dir: the machine's /etc/krb5.conf is never
- * read. It holds `HTTP/localhost` (keytab `httpKeytab`) and the users given, each with a ccache
- * after `kinit` (`ccache(user)`).
+ * read. It holds `HTTP/localhost` (keytab `httpKeytab`) and the users given, each kinit'ed into
+ * a ticket cache of its own (`ccache(user)`) inside one DIR collection (`ccacheCollection`), so
+ * that an in-process GSS-API client picks a user by principal.
+ *
+ * One KDC per process at a time: its directory is named after the process, so that the paths
+ * put in the real environment (setNativeEnv, which cannot change a variable once set) stay the
+ * same for every KDC this process starts.
  */
 export class TestKdc {
   private constructor(
@@ -28,7 +33,9 @@ export class TestKdc {
   ) {}
 
   static async start(users: readonly string[]): Promise<TestKdc> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'odcs-kdc-'));
+    const dir = path.join(tmpdir(), `odcs-kdc-${process.pid}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(path.join(dir, 'ccaches'), { recursive: true });
     const port = await freePort();
     const krb5Conf = path.join(dir, 'krb5.conf');
     const kdcConf = path.join(dir, 'kdc.conf');
@@ -96,19 +103,24 @@ export class TestKdc {
     return kdcObj;
   }
 
-  /** The credentials cache of a user who ran kinit. */
+  /** KRB5CCNAME of a client choosing among all users by principal. */
+  get ccacheCollection(): string {
+    return `DIR:${path.join(this.dir, 'ccaches')}`;
+  }
+
+  /** The ticket cache of one user who ran kinit (a member of the collection). */
   ccache(user: string): string {
-    return path.join(this.dir, `${user}.ccache`);
+    return `DIR::${path.join(this.dir, 'ccaches', `tkt${user}`)}`;
   }
 
   /** `kinit` from the user's keytab into the user's own ccache (no password prompt). */
   async kinit(user: string): Promise<void> {
-    await run('kinit', ['-k', '-t', path.join(this.dir, `${user}.keytab`), '-c', `FILE:${this.ccache(user)}`, `${user}@${REALM}`], { env: this.env });
+    await run('kinit', ['-k', '-t', path.join(this.dir, `${user}.keytab`), '-c', this.ccache(user), `${user}@${REALM}`], { env: this.env });
   }
 
   /** The environment of a client process acting as `user` (curl, the Python client, ...). */
   clientEnv(user: string): NodeJS.ProcessEnv {
-    return { ...this.env, KRB5CCNAME: `FILE:${this.ccache(user)}` };
+    return { ...this.env, KRB5CCNAME: this.ccache(user) };
   }
 
   async stop(): Promise<void> {
@@ -124,13 +136,24 @@ export class TestKdc {
 /**
  * Sets variables in the real environment of this process, which native libraries such as
  * libkrb5 (under the `kerberos` binding) read with getenv(). Jest gives each test file a copy of
- * process.env whose writes never reach the real environment; process.loadEnvFile does.
+ * process.env whose writes never reach the real environment; process.loadEnvFile does, but
+ * never overrides a variable already set: a different value already there is an error here.
  */
 export function setNativeEnv(vars: Record<string, string>, dir: string): void {
   const file = path.join(dir, `native-${process.hrtime.bigint()}.env`);
   writeFileSync(file, Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(''));
   process.loadEnvFile(file);
   rmSync(file);
+  // What a child inherits is the real environment: read it back from one.
+  const real = new Map(
+    execFileSync('env', ['-0'])
+      .toString()
+      .split('\0')
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
+  );
+  for (const [name, value] of Object.entries(vars)) {
+    if (real.get(name) !== value) throw new Error(`${name} is already "${real.get(name)}" in this process's environment; wanted "${value}"`);
+  }
   Object.assign(process.env, vars);
 }
 

@@ -1,0 +1,188 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import * as kerberos from 'kerberos';
+import { NO_REMOTE_USER } from '../../frontend/auth/strategies/kerberos';
+import { REALM, setNativeEnv, TestKdc } from '../support/kdc';
+import { describePermissionMatrix, MATRIX_GROUPS, MATRIX_USERS, type MatrixMethod, type MatrixUser, permissionMatrixConfig } from '../support/permission-matrix';
+import { snapshot } from '../support/refusals';
+import { DN_GROUPS, POSIX_GROUPS, TestSlapd, USERS } from '../support/slapd';
+import { startTestStack, type TestStack } from '../support/stack';
+
+// auth_backend kerberos (reference §4.1): SPNEGO Negotiate against a real MIT KDC, the user's
+// groups from a real slapd, over HTTP from Node's GSS-API client and from curl --negotiate.
+
+const runFile = promisify(execFile);
+const SERVICE = 'HTTP@localhost';
+/** Groups kept as groupOfUniqueNames (the other form of auth_ldap_groups); the rest are posixGroups. */
+const DN_GROUP_NAMES = new Set(['admins-group', 'composer']);
+
+let kdc: TestKdc;
+let slapd: TestSlapd;
+let t: TestStack;
+
+function directoryGroups(dn: boolean): Record<string, string[]> {
+  const groups: Record<string, string[]> = {};
+  for (const user of MATRIX_USERS) {
+    for (const g of MATRIX_GROUPS[user]) if (DN_GROUP_NAMES.has(g) === dn) (groups[g] ??= []).push(user);
+  }
+  return groups;
+}
+
+beforeAll(async () => {
+  kdc = await TestKdc.start([...MATRIX_USERS, 'ghost']);
+  slapd = await TestSlapd.start({ users: [...MATRIX_USERS], posixGroups: directoryGroups(false), dnGroups: directoryGroups(true) });
+  // libkrb5 reads these with getenv(); the service sets KRB5_KTNAME from auth_kerberos_keytab in
+  // its own process.env, which under Jest is a copy that native code never sees.
+  // The in-process client picks each user's ticket from one cache collection by principal.
+  setNativeEnv({ KRB5_CONFIG: kdc.krb5Conf, KRB5_KTNAME: `FILE:${kdc.httpKeytab}`, KRB5CCNAME: kdc.ccacheCollection }, kdc.dir);
+  t = await startTestStack({
+    listen: true,
+    config: {
+      ...permissionMatrixConfig(),
+      auth_backend: 'kerberos',
+      auth_kerberos_keytab: kdc.httpKeytab,
+      auth_kerberos_service: SERVICE,
+      auth_ldap_server: slapd.url,
+      auth_ldap_groups: [
+        [POSIX_GROUPS, 'memberUid={}'],
+        [DN_GROUPS, `uniqueMember=uid={},${USERS}`],
+      ],
+      // Every request asks LDAP, so that the outage below is seen at once (caching: auth-ldap.test.ts).
+      auth_ldap_cache_seconds: 0,
+    },
+  });
+});
+
+afterAll(async () => {
+  await t?.close();
+  await slapd?.close();
+  await kdc?.stop();
+});
+
+/** A Negotiate client of `user` (GSS-API, SPNEGO, as requests-gssapi and curl are). */
+function clientOf(user: string): Promise<kerberos.KerberosClient> {
+  return kerberos.initializeClient(SERVICE, { mechOID: kerberos.GSS_MECH_OID_SPNEGO, principal: `${user}@${REALM}` });
+}
+
+interface Sent {
+  status: number;
+  body: unknown;
+  wwwAuthenticate: string | null;
+}
+
+async function send(method: MatrixMethod, path: string, body: unknown, authorization?: string): Promise<Sent> {
+  const headers: Record<string, string> = {};
+  if (authorization) headers.authorization = authorization;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${t.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, wwwAuthenticate: res.headers.get('www-authenticate') };
+}
+
+/** A request as `user` with a fresh Negotiate token; checks the server's mutual-authentication token. */
+async function sendAs(user: string, method: MatrixMethod, path: string, body?: unknown): Promise<Sent> {
+  const client = await clientOf(user);
+  const token = await client.step('');
+  const res = await send(method, path, body, `Negotiate ${token}`);
+  if (res.status < 400) {
+    const answer = /^Negotiate (\S+)$/.exec(res.wwwAuthenticate ?? '');
+    expect(answer).not.toBeNull();
+    // The client authenticates the server: only the holder of HTTP/localhost's key can answer.
+    await client.step(answer![1]);
+    expect(client.contextComplete).toBe(true);
+  }
+  return res;
+}
+
+describePermissionMatrix(() => ({
+  stack: t,
+  groups: true,
+  usernameOf: (u: MatrixUser) => u,
+  noCredentials: NO_REMOTE_USER,
+  send: (user, method, path, body) => (user === undefined ? send(method, path, body) : sendAs(user, method, path, body)),
+}));
+
+describe('kerberos: SPNEGO', () => {
+  const TAG = { source: { type: 'tag', source: 'f30-build' } };
+
+  it('names the user by the principal before @ and answers with the mutual-authentication token', async () => {
+    const res = await sendAs('dev', 'POST', '/api/1/composes/', TAG);
+    expect({ status: res.status, owner: (res.body as { owner: string }).owner }).toEqual({ status: 200, owner: 'dev' });
+    expect(res.wwwAuthenticate).toMatch(/^Negotiate [A-Za-z0-9+/]+=*$/);
+  });
+
+  it('asks for Negotiate when a mutating request has no credentials', async () => {
+    const before = await snapshot(t);
+    const res = await send('POST', '/api/1/composes/', TAG);
+    expect(res).toEqual({ status: 401, body: { status: 401, error: 'Unauthorized', message: NO_REMOTE_USER }, wwwAuthenticate: 'Negotiate' });
+    expect(await snapshot(t)).toEqual(before);
+  });
+
+  it.each([
+    ['not base64', 'Negotiate !!!'],
+    ['empty', 'Negotiate'],
+    ['garbage', `Negotiate ${Buffer.from('not a GSS-API token').toString('base64')}`],
+  ])('refuses a Negotiate token that is %s with 401, changing nothing', async (_what, authorization) => {
+    const before = await snapshot(t);
+    const res = await send('POST', '/api/1/composes/', TAG, authorization);
+    expect({ status: res.status, body: res.body }).toEqual({ status: 401, body: { status: 401, error: 'Unauthorized', message: NO_REMOTE_USER } });
+    expect(await snapshot(t)).toEqual(before);
+  });
+
+  it('refuses a replayed token', async () => {
+    const client = await clientOf('dev');
+    const token = await client.step('');
+    expect((await send('POST', '/api/1/composes/', TAG, `Negotiate ${token}`)).status).toBe(200);
+    const before = await snapshot(t);
+    const replay = await send('POST', '/api/1/composes/', TAG, `Negotiate ${token}`);
+    expect({ status: replay.status, body: replay.body }).toEqual({ status: 401, body: { status: 401, error: 'Unauthorized', message: NO_REMOTE_USER } });
+    expect(await snapshot(t)).toEqual(before);
+  });
+
+  it('lets curl --negotiate create, renew and delete composes, as the Python client does (401 Negotiate, then the token)', async () => {
+    const base = t.url!.replace('127.0.0.1', 'localhost');
+    const curl = async (user: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: { id?: number; owner?: string; message?: string } }> => {
+      const args = ['-sS', '--negotiate', '-u', ':', '-X', method, '-w', '\n%{http_code}', `${base}${path}`];
+      if (body !== undefined) args.push('-H', 'Content-Type: application/json', '--data', JSON.stringify(body));
+      const { stdout } = await runFile('curl', args, { env: kdc.clientEnv(user) });
+      const at = stdout.lastIndexOf('\n');
+      return { status: Number(stdout.slice(at + 1)), body: JSON.parse(stdout.slice(0, at)) };
+    };
+    const created = await curl('dev', 'POST', '/api/1/composes/', TAG);
+    expect({ status: created.status, owner: created.body.owner }).toEqual({ status: 200, owner: 'dev' });
+    const id = created.body.id!;
+    const refused = await curl('qa', 'POST', '/api/1/composes/', TAG);
+    expect(refused).toEqual({ status: 403, body: { status: 403, error: 'Forbidden', message: 'User qa is not in role allowed_clients.' } });
+    expect(await curl('dev', 'DELETE', `/api/1/composes/${id}`)).toEqual({ status: 202, body: { status: 202, message: `Compose (id=${id}) has been canceled` } });
+    const renewed = await curl('dev', 'PATCH', `/api/1/composes/${id}`, {});
+    expect({ status: renewed.status, owner: renewed.body.owner }).toEqual({ status: 200, owner: 'dev' });
+    expect(await t.s.store.get(renewed.body.id!)).toMatchObject({ owner: 'dev', state: 0 });
+  });
+
+  it('lets a principal with no LDAP entry in, without groups', async () => {
+    const res = await sendAs('ghost', 'POST', '/api/1/composes/', TAG);
+    expect({ status: res.status, body: res.body }).toEqual({
+      status: 403,
+      body: { status: 403, error: 'Forbidden', message: 'User ghost is not in role allowed_clients.' },
+    });
+  });
+
+  it('gives no groups while LDAP is down: a client allowed by group only is then refused', async () => {
+    expect((await sendAs('carl', 'POST', '/api/1/composes/', TAG)).status).toBe(200);
+    await slapd.stop();
+    try {
+      const before = await snapshot(t);
+      const res = await sendAs('carl', 'POST', '/api/1/composes/', TAG);
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 403,
+        body: { status: 403, error: 'Forbidden', message: 'User carl is not in role allowed_clients.' },
+      });
+      expect(await snapshot(t)).toEqual(before);
+      // A user allowed by name is not affected.
+      expect((await sendAs('dev', 'POST', '/api/1/composes/', TAG)).status).toBe(200);
+    } finally {
+      await slapd.start();
+    }
+    expect((await sendAs('carl', 'POST', '/api/1/composes/', TAG)).status).toBe(200);
+  });
+});
