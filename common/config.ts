@@ -139,6 +139,39 @@ export const configSchema = z
     /** Seconds a user's LDAP groups are reused before being looked up again; 0 looks up every request. */
     auth_ldap_cache_seconds: z.number().int().nonnegative().default(60),
 
+    // OpenID Connect bearer tokens (reference §4.1-4.2; frontend/auth/strategies/openidc.ts).
+    /** The OpenID provider's issuer URL; its metadata is discovered at start-up (required by openidc). */
+    auth_openidc_issuer: optionalHttpUrl,
+    /** This service's client at the provider, for token introspection (RFC 7662). */
+    auth_openidc_client_id: z.string().default(''),
+    /** The client's secret (client_secret_basic); empty: a public client. */
+    auth_openidc_client_secret: z.string().default(''),
+    /** UserInfo URL whose `groups` key gives the user's groups; empty: the discovered userinfo_endpoint. */
+    auth_openidc_userinfo_uri: optionalHttpUrl,
+    /** Scopes every token must have (ODCS: `Required OIDC scope <scope> not present.`). */
+    auth_openidc_required_scopes: stringList.default([]),
+    /** Prefix of ODCS's per-route scopes (`<namespace>new-compose`, `renew-compose`, `delete-compose`). */
+    oidc_base_namespace: z.string().default('https://pagure.io/odcs/'),
+    /**
+     * A token that is a JWT is verified here against the issuer's JWKS (signature, iss, exp, aud
+     * when auth_openidc_audience is set) instead of being introspected: no round trip, but a
+     * revoked JWT stays valid until it expires.
+     */
+    auth_openidc_local_jwt: z.boolean().default(false),
+    /** The `aud` a locally verified JWT must carry; empty: not checked. */
+    auth_openidc_audience: z.string().default(''),
+    /** Claim naming the user (mod_auth_openidc's OIDCOAuthRemoteUserClaim; its default is `sub`). */
+    auth_openidc_username_claim: z.string().min(1).default('sub'),
+    /** Claim of the introspection answer or JWT holding the groups; empty: the UserInfo `groups` key. */
+    auth_openidc_groups_claim: z.string().default(''),
+    /** Tokens whose introspection and groups are remembered (least recently used goes first). */
+    auth_openidc_cache_size: z.number().int().nonnegative().default(10000),
+    /**
+     * Longest a remembered token is trusted without asking the provider again, seconds (never past
+     * the token's exp): a token revoked at the provider is refused at most this much later.
+     */
+    auth_openidc_cache_seconds: z.number().int().nonnegative().default(60),
+
     // Sources.
     raw_config_urls: z.record(z.string(), rawConfigEntry).default({}),
     base_module_names: stringList.default(['platform', 'bootstrap']),

@@ -9,6 +9,7 @@ import type { FrontendContext } from '../context';
 import { queryValue, readJsonBody } from '../http';
 import { externalBase } from '../proxy-headers';
 import { type Caller, checkCancel, checkComposeAttributes, checkRole, type Decision } from '../permissions';
+import { checkScope } from '../auth/scopes';
 
 const DEFAULT_PER_PAGE = 10;
 /** Beyond ODCS: a cap, so that one request cannot ask for every row of a large database. */
@@ -144,6 +145,7 @@ export async function getCompose(ctx: FrontendContext, req: Request, res: Respon
 
 export async function createCompose(ctx: FrontendContext, req: Request, res: Response): Promise<void> {
   const caller = await requireCaller(ctx, req);
+  enforce(checkScope(ctx.cfg, caller, 'new-compose'));
   enforce(checkRole(ctx.cfg, caller, 'allowed_clients'));
   const body = await readJsonBody(req);
   const { compose, attributes } = parseComposeRequest(ctx.cfg, body);
@@ -199,6 +201,7 @@ const RENEWABLE_STATES: readonly number[] = [STATES.done, STATES.failed, STATES.
 
 export async function renewCompose(ctx: FrontendContext, req: Request, res: Response): Promise<void> {
   const caller = await requireCaller(ctx, req);
+  enforce(checkScope(ctx.cfg, caller, 'renew-compose'));
   enforce(checkRole(ctx.cfg, caller, 'allowed_clients'));
   const id = parseId(req.params.id);
   const body = await readJsonBody(req);
@@ -239,6 +242,7 @@ export async function renewCompose(ctx: FrontendContext, req: Request, res: Resp
 
 export async function deleteCompose(ctx: FrontendContext, req: Request, res: Response): Promise<void> {
   const caller = await requireCaller(ctx, req);
+  enforce(checkScope(ctx.cfg, caller, 'delete-compose'));
   const id = parseId(req.params.id);
   let row = id === undefined ? undefined : await ctx.store.get(id);
   if (!row) throw new NotFound('No such compose found.');
