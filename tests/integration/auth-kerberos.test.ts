@@ -1,9 +1,16 @@
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import * as kerberos from 'kerberos';
-import { NO_REMOTE_USER } from '../../frontend/auth/strategies/kerberos';
+import { ConfigError, type ConfigInput, loadConfig } from '../../common/config';
+import { silentLogger } from '../../common/log';
+import { createKerberosStrategy, NO_REMOTE_USER } from '../../frontend/auth/strategies/kerberos';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { AMQP_URL } from '../support/env';
 import { REALM, setNativeEnv, TestKdc } from '../support/kdc';
 import { describePermissionMatrix, MATRIX_GROUPS, MATRIX_USERS, type MatrixMethod, type MatrixUser, permissionMatrixConfig } from '../support/permission-matrix';
+import { ProcessStack } from '../support/process-stack';
+import { buildDist } from '../support/processes';
 import { snapshot } from '../support/refusals';
 import { DN_GROUPS, POSIX_GROUPS, TestSlapd, USERS } from '../support/slapd';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -184,5 +191,70 @@ describe('kerberos: SPNEGO', () => {
       await slapd.start();
     }
     expect((await sendAs('carl', 'POST', '/api/1/composes/', TAG)).status).toBe(200);
+  });
+});
+
+describe('kerberos: start-up', () => {
+  const ldap = (): ConfigInput => ({ auth_backend: 'kerberos', auth_ldap_server: slapd.url, auth_ldap_groups: [[POSIX_GROUPS, 'memberUid={}']], log_level: 'silent' });
+
+  it('refuses a keytab it cannot read, naming auth_kerberos_keytab', async () => {
+    const cfg = loadConfig({}, { ...ldap(), auth_kerberos_keytab: path.join(kdc.dir, 'missing.keytab') });
+    await expect(createKerberosStrategy(cfg, silentLogger())).rejects.toThrow(
+      new ConfigError(`Invalid configuration: auth_kerberos_keytab: cannot read ${path.join(kdc.dir, 'missing.keytab')} (ENOENT)`),
+    );
+  });
+
+  it('refuses a service whose key is not in the keytab, naming auth_kerberos_service', async () => {
+    const cfg = loadConfig({}, { ...ldap(), auth_kerberos_keytab: kdc.httpKeytab, auth_kerberos_service: 'HTTP@odcs.example.com' });
+    await expect(createKerberosStrategy(cfg, silentLogger())).rejects.toThrow(/^Invalid configuration: auth_kerberos_service: no key for HTTP@odcs.example.com in the keytab/);
+  });
+
+  it('starts with the service principal of the keytab', async () => {
+    const cfg = loadConfig({}, { ...ldap(), auth_kerberos_keytab: kdc.httpKeytab, auth_kerberos_service: SERVICE });
+    expect((await createKerberosStrategy(cfg, silentLogger())).name).toBe('kerberos');
+  });
+});
+
+describe('kerberos: the frontend process as users run it', () => {
+  let db: TestDatabase;
+  let procs: ProcessStack | undefined;
+
+  beforeAll(async () => {
+    buildDist();
+    db = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    await procs?.stop();
+    await db?.drop();
+  });
+
+  it('accepts with the keys of auth_kerberos_keytab, whatever KRB5_KTNAME it was started with', async () => {
+    procs = await ProcessStack.start({
+      databaseUrl: db.url,
+      amqpUrl: AMQP_URL,
+      roles: ['frontend'],
+      env: {
+        KRB5_CONFIG: kdc.krb5Conf,
+        // The service's own setting must win over the environment it inherits.
+        KRB5_KTNAME: `FILE:${path.join(kdc.dir, 'no-such.keytab')}`,
+        ODCS_AUTH_BACKEND: 'kerberos',
+        ODCS_AUTH_KERBEROS_KEYTAB: kdc.httpKeytab,
+        ODCS_AUTH_KERBEROS_SERVICE: SERVICE,
+        ODCS_AUTH_LDAP_SERVER: slapd.url,
+        ODCS_AUTH_LDAP_GROUPS: JSON.stringify([[DN_GROUPS, `uniqueMember=uid={},${USERS}`]]),
+        ODCS_ALLOWED_CLIENTS: JSON.stringify({ users: {}, groups: { composer: {} } }),
+      },
+    });
+    const url = `${procs.api.replace('127.0.0.1', 'localhost')}/api/1/composes/`;
+    const post = async (user: string) => {
+      const args = ['-sS', '--negotiate', '-u', ':', '-H', 'Content-Type: application/json', '--data', '{"source": {"type": "tag", "source": "f30-build"}}'];
+      const { stdout } = await runFile('curl', [...args, '-w', '\n%{http_code}', url], { env: kdc.clientEnv(user) });
+      const at = stdout.lastIndexOf('\n');
+      return { status: Number(stdout.slice(at + 1)), body: JSON.parse(stdout.slice(0, at)) as { owner?: string; message?: string } };
+    };
+    // carl is a client through his LDAP group composer (a groupOfUniqueNames entry).
+    expect(await post('carl')).toMatchObject({ status: 200, body: { owner: 'carl' } });
+    expect(await post('dev')).toEqual({ status: 403, body: { status: 403, error: 'Forbidden', message: 'User dev is not in role allowed_clients.' } });
   });
 });
