@@ -230,6 +230,16 @@ describe('introspection', () => {
     expect(count('/me')).toBe(userinfos);
   });
 
+  it('auth_openidc_username_claim: the user is that claim; a token without it is 401 REMOTE_USER is not present in request.', async () => {
+    strategy = await openidc({ auth_openidc_username_claim: 'preferred_username', auth_openidc_groups_claim: 'groups' });
+    const res = await send(await provider.mint('id-1234', { extra: { preferred_username: 'carla', groups: ['composer'] } }), 'POST', '/api/1/composes/', TAG);
+    expect(res.status).toBe(200);
+    expect(res.body.owner).toBe('carla');
+    const without = await send(await provider.mint('id-1234', { extra: { groups: ['composer'] } }), 'POST', '/api/1/composes/', TAG);
+    expect(without.status).toBe(401);
+    expect(without.body.message).toBe('REMOTE_USER is not present in request.');
+  });
+
   it('a UserInfo that refuses the token gives no groups, not an error', async () => {
     // Without the openid scope the provider's UserInfo answers 403 (insufficient_scope).
     const res = await send(await provider.mint('carl', { scopes: [NEW] }), 'POST', '/api/1/composes/', TAG);
@@ -289,6 +299,10 @@ describe('provider down at request time', () => {
     const cached = await provider.mint('carl');
     expect((await send(cached, 'POST', '/api/1/composes/', TAG)).status).toBe(200);
     const unknown = await provider.mint('carl');
+    const jwt = await provider.mint('carl', { jwt: true, extra: { groups: ['composer'] } });
+    const introspecting = strategy;
+    // Its JWKS is fetched at the first JWT, which comes after the outage.
+    const verifying = await openidc({ auth_openidc_local_jwt: true, auth_openidc_groups_claim: 'groups' });
     await provider.stop();
     const total = async (): Promise<number> => (await t.s.store.list({ filters: {}, orderBy: 'id', descending: true, limit: 1, offset: 0 })).total;
     const before = await total();
@@ -298,5 +312,12 @@ describe('provider down at request time', () => {
     expect(res.headers['retry-after']).toBeDefined();
     expect(res.body).toEqual({ status: 503, error: 'Service Unavailable', message: PROVIDER_DOWN });
     expect((await send(cached, 'POST', '/api/1/composes/', TAG)).status).toBe(200);
+
+    strategy = verifying;
+    const noKeys = await send(jwt, 'POST', '/api/1/composes/', TAG);
+    expect(noKeys.status).toBe(503);
+    expect(noKeys.body.message).toBe(PROVIDER_DOWN);
+    expect(await total()).toBe(before + 1);
+    strategy = introspecting;
   });
 });

@@ -56,9 +56,15 @@ function identityFromClaims(cfg: Config, claims: Record<string, unknown>): { use
   };
 }
 
-/** A token that is not valid: answered 401, not an outage. */
+/** A token that is refused: answered 401 with `answer`, not an outage. */
 class InvalidToken extends Error {
   override name = 'InvalidToken';
+  constructor(
+    reason: string,
+    readonly answer: string = INVALID_TOKEN,
+  ) {
+    super(reason);
+  }
 }
 
 /** Every status except redirects is answered to the caller (openid-client and jose judge them). */
@@ -135,7 +141,7 @@ export class OpenidcStrategy extends passport.Strategy {
       (err: unknown) => {
         if (err instanceof InvalidToken || this.check.isInvalidTokenError(err)) {
           this.log.info({ reason: (err as Error).message }, 'openidc: token refused');
-          return this.fail({ message: INVALID_TOKEN }, 401);
+          return this.fail({ message: err instanceof InvalidToken ? err.answer : INVALID_TOKEN }, 401);
         }
         this.log.error({ err }, 'openidc: cannot check a token with the provider');
         this.error(new ServiceUnavailable(PROVIDER_DOWN));
@@ -155,8 +161,10 @@ export class OpenidcStrategy extends passport.Strategy {
       const local = this.check.verifyJwt !== undefined && looksLikeJwt(token);
       const claims = local ? await this.check.verifyJwt!(token, this.clock()) : await this.check.introspect(token);
       const { username, scopes, groups } = identityFromClaims(this.cfg, claims);
-      if (username === undefined) throw new InvalidToken(`the token has no ${this.cfg.auth_openidc_username_claim} claim`);
-      const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : this.clock();
+      // mod_auth_openidc then sets no REMOTE_USER, and ODCS says so.
+      if (username === undefined) throw new InvalidToken(`the token has no ${this.cfg.auth_openidc_username_claim} claim`, NO_REMOTE_USER);
+      // RFC 7662 makes exp optional: without it the cache bound alone applies.
+      const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : Number.POSITIVE_INFINITY;
       return {
         value: { username, scopes, groups: groups ?? (await this.check.userinfoGroups?.(token)) ?? [] },
         expiresAt: exp,
@@ -236,9 +244,14 @@ export async function createOpenidcStrategy(cfg: Config, log: Logger, options: O
     else userinfoGroups = (token) => fetchUserinfoGroups(userinfoUri, token, fetch, log);
   }
 
-  // A JWT that fails verification is a bad token (401); a JWKS that cannot be fetched is an outage (503).
-  const isInvalidTokenError = (err: unknown): boolean =>
-    jose !== undefined && err instanceof jose.errors.JOSEError && !(err instanceof jose.errors.JWKSTimeout) && !(err instanceof jose.errors.JWKSInvalid);
+  // A JWT that fails verification is a bad token (401); a JWKS that cannot be fetched (timeout,
+  // non-200, not a key set) is an outage (503), as is any other error.
+  const isInvalidTokenError = (err: unknown): boolean => {
+    if (jose === undefined) return false;
+    const e = jose.errors;
+    const refusals = [e.JWTExpired, e.JWTClaimValidationFailed, e.JWTInvalid, e.JWSInvalid, e.JWSSignatureVerificationFailed, e.JWKSNoMatchingKey, e.JWKSMultipleMatchingKeys, e.JOSEAlgNotAllowed, e.JOSENotSupported, e.JWKInvalid];
+    return refusals.some((cls) => err instanceof cls);
+  };
 
   log.info({ issuer: meta.issuer, local_jwt: cfg.auth_openidc_local_jwt, userinfo: userinfoUri || undefined }, 'openidc: issuer discovered');
   return new OpenidcStrategy(cfg, log, { introspect, verifyJwt, userinfoGroups, isInvalidTokenError }, clock);
