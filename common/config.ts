@@ -59,6 +59,10 @@ const rawConfigEntry = z
   })
   .strict();
 
+/** The authentication backends of reference §4.1. */
+export const AUTH_BACKENDS = ['noauth', 'openidc', 'kerberos', 'ssl', 'kerberos_or_ssl'] as const;
+export type AuthBackendName = (typeof AUTH_BACKENDS)[number];
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export const configSchema = z
@@ -107,12 +111,45 @@ export const configSchema = z
       .object({ users: stringList.default([]), groups: stringList.default([]) })
       .strict()
       .default({ users: [], groups: [] }),
-    auth_backend: z.enum(['noauth', 'kerberos', 'openidc', 'ssl', 'kerberos_or_ssl']).default('noauth'),
+    /**
+     * One of noauth, openidc, kerberos, ssl, kerberos_or_ssl (reference §4.1), or beyond ODCS a
+     * list of them tried in order (`openidc kerberos ssl`, or a YAML/JSON list). Kept as the
+     * space-joined names (what /about/ shows); authBackendNames() gives the list.
+     */
+    auth_backend: z
+      .union([z.string(), z.array(z.string())])
+      .default('noauth')
+      .transform((value, ctx) => {
+        const names = (Array.isArray(value) ? value : value.split(/[\s,]+/)).filter(Boolean);
+        if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'names no backend' });
+        for (const name of names) {
+          if (!(AUTH_BACKENDS as readonly string[]).includes(name)) ctx.addIssue({ code: 'custom', message: `Unknown backend name ${name}.` });
+        }
+        return names.join(' ');
+      }),
     /**
      * Reverse proxies (IPs or CIDRs) whose X-Forwarded-Host, X-Scheme and X-Script-Name the API
      * honours in its absolute links; empty honours none.
      */
     trusted_proxies: z.array(addressOrCidr).default([]),
+
+    // TLS served by this process, and the `ssl` backend (reference §4.1; frontend/auth/strategies/ssl.ts).
+    /** PEM certificate (chain) of the API's HTTPS listener; with tls_key_file it serves HTTPS instead of HTTP. */
+    tls_cert_file: z.union([z.literal(''), absolutePath]).default(''),
+    /** PEM private key of tls_cert_file. */
+    tls_key_file: z.union([z.literal(''), absolutePath]).default(''),
+    /** PEM CA certificate(s) client certificates must chain to; set: clients are asked for a certificate. */
+    tls_client_ca_file: z.union([z.literal(''), absolutePath]).default(''),
+    /** PEM certificate revocation list(s) of the client CA; a revoked client certificate gets a 401. */
+    tls_crl_file: z.union([z.literal(''), absolutePath]).default(''),
+    /**
+     * Behind a TLS-terminating proxy (one of trusted_proxies): the header carrying the verified
+     * client's subject DN (like mod_ssl's SSL_CLIENT_S_DN). Empty: no proxy mode. Ignored from
+     * any other address.
+     */
+    auth_ssl_dn_header: z.string().regex(/^([!#$%&'*+.^_`|~0-9A-Za-z-]+)?$/, { message: 'must be empty or a header name' }).default(''),
+    /** With auth_ssl_dn_header: the header carrying the proxy's verify result (SUCCESS, NONE, FAILED:<reason>). */
+    auth_ssl_verify_header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'must be a header name' }).default('X-SSL-Client-Verify'),
 
     // Kerberos (SPNEGO) and its LDAP groups (reference §4.1; frontend/auth/strategies/kerberos.ts).
     /**
@@ -289,6 +326,21 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['extra_target_dirs', name], message: '"default" names the main target_dir' });
       }
     }
+    // HTTPS needs both halves; client CA and CRL only mean something on an HTTPS listener.
+    if ((cfg.tls_cert_file === '') !== (cfg.tls_key_file === '')) {
+      ctx.addIssue({ code: 'custom', path: [cfg.tls_cert_file === '' ? 'tls_cert_file' : 'tls_key_file'], message: 'tls_cert_file and tls_key_file go together' });
+    }
+    for (const key of ['tls_client_ca_file', 'tls_crl_file'] as const) {
+      if (cfg[key] !== '' && cfg.tls_cert_file === '') ctx.addIssue({ code: 'custom', path: [key], message: 'needs tls_cert_file and tls_key_file' });
+    }
+    if (cfg.tls_crl_file !== '' && cfg.tls_client_ca_file === '') {
+      ctx.addIssue({ code: 'custom', path: ['tls_crl_file'], message: 'needs tls_client_ca_file' });
+    }
+    const backends = cfg.auth_backend.split(' ');
+    if (backends.length > 1 && backends.includes('noauth')) {
+      // noauth accepts everyone as an admin: in a list it would make the others meaningless.
+      ctx.addIssue({ code: 'custom', path: ['auth_backend'], message: 'noauth cannot be combined with other backends' });
+    }
   });
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -320,6 +372,15 @@ function baseKind(schema: z.ZodType): 'number' | 'string' | 'array' | 'object' |
       s = def.innerType;
       continue;
     }
+    // A transformed value (auth_backend) reads like its input.
+    const input = (def as { in?: z.ZodType }).in;
+    if (def.type === 'pipe' && input) {
+      s = input;
+      continue;
+    }
+    // A string-or-list option (auth_backend) is given as a string in the environment.
+    const options = (def as { options?: z.ZodType[] }).options;
+    if (def.type === 'union' && options?.some((o) => baseKind(o) === 'string')) return 'string';
     if (def.type === 'number') return 'number';
     if (def.type === 'string' || def.type === 'enum') return 'string';
     if (def.type === 'array') return 'array';
@@ -427,6 +488,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   // Defaults under data_dir follow it: moving ODCS_DATA_DIR moves everything not set on its own.
   const target_dir = cfg.target_dir ?? path.join(cfg.data_dir, 'composes');
   return Object.freeze({ ...cfg, target_dir, target_dir_url });
+}
+
+/** The backends of auth_backend, in the order they are tried. */
+export function authBackendNames(cfg: Pick<Config, 'auth_backend'>): AuthBackendName[] {
+  return cfg.auth_backend.split(' ') as AuthBackendName[];
 }
 
 /**

@@ -3,13 +3,14 @@ import { composeJson } from '../../common/compose-json';
 import { type ListFilters, ORDER_BY_COLUMNS, type OrderByColumn } from '../../common/db/compose-store';
 import type { ComposeRow, NewCompose } from '../../common/db/entities';
 import { isSourceTypeName, isStateName, SOURCE_TYPES, STATES } from '../../common/enums';
-import { ApiError, BadRequest, Forbidden, NotFound, Unauthorized } from '../../common/errors';
+import { ApiError, BadRequest, Forbidden, NotFound } from '../../common/errors';
 import { composeAttributes, parseComposeRequest, parseRenewRequest } from '../../common/schemas/compose-request';
 import type { FrontendContext } from '../context';
 import { queryValue, readJsonBody } from '../http';
 import { externalBase } from '../proxy-headers';
 import { type Caller, checkCancel, checkComposeAttributes, checkRole, type Decision } from '../permissions';
 import { checkScope } from '../auth/scopes';
+import { noCredentials } from '../auth';
 
 const DEFAULT_PER_PAGE = 10;
 /** Beyond ODCS: a cap, so that one request cannot ask for every row of a large database. */
@@ -25,7 +26,7 @@ function enforce(decision: Decision): void {
 
 async function requireCaller(ctx: FrontendContext, req: Request): Promise<Caller> {
   const caller = await ctx.auth.authenticate(req);
-  if (!caller) throw new Unauthorized('REMOTE_USER is not present in request.');
+  if (!caller) throw noCredentials(ctx.auth);
   return caller;
 }
 

@@ -77,7 +77,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   if (options.relay) s.relay.start();
   const worker = options.worker ? await startWorker(s) : undefined;
   const beat = new Beat({ cfg, db: s.db, store: s.store, log: s.log, outboxWritten: () => s.relay.kick() });
-  const ctx = frontendContext(s, { context: options.context, serveTargetDir: options.listen });
+  const ctx = await frontendContext(s, { context: options.context, serveTargetDir: options.listen });
   const app = createApp(ctx);
   const server = options.listen ? await startFrontend(s, { port, serveTargetDir: true, context: options.context }) : undefined;
   return {
