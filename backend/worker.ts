@@ -66,9 +66,12 @@ export const MAX_COMPOSE_ID = 2147483647;
 type Settlement = 'ack' | 'requeue';
 
 /**
- * Consumes `{compose_id}` messages. A message is acked only once its compose is in a final
- * state (or was never ours to build), so a worker killed mid-compose leaves the message to be
- * redelivered; a duplicate delivery claims nothing and is acked.
+ * Consumes `{compose_id}` messages. Each message wakes the worker to build one compose, chosen
+ * fairly across owners (ComposeStore.claimWork): the message's own compose when the beat
+ * released it, else the oldest waiting compose of the least busy owner. A message is acked only
+ * once the compose it led to is in a final state (or there was nothing to claim), so a worker
+ * killed mid-compose leaves the message to be redelivered; a delivery finding nothing waiting
+ * claims nothing and is acked.
  */
 export class Worker {
   readonly name: string;
@@ -144,7 +147,8 @@ export class Worker {
       }
       let compose: ComposeRow | undefined;
       try {
-        compose = await this.deps.store.claim(id, this.name, this.clock());
+        // The message wakes us; which compose we build is chosen fairly across owners.
+        compose = await this.deps.store.claimWork(id, this.name, this.clock());
       } catch (err) {
         if (!isDatabaseUnavailable(err)) {
           // Not an outage: the same message would fail the same way for ever.
@@ -161,6 +165,8 @@ export class Worker {
         this.deps.log.debug({ compose: id, redelivered: delivery.redelivered }, 'nothing to claim');
         return;
       }
+      if (compose.id !== id) this.deps.log.debug({ message: id, compose: compose.id }, 'claimed the next compose in fair order');
+      id = compose.id;
       this.deps.outboxWritten?.();
       const ended = await this.run(compose);
       settlement = ended.settlement;

@@ -45,6 +45,19 @@ const clientRules = z
   .strict();
 export type ClientRules = z.infer<typeof clientRules>;
 
+/** Limits of one tenant (config `quotas`); a limit left out is no limit. */
+const quotaLimits = z
+  .object({
+    /** Composes of the user in `wait` or `generating` at once. */
+    max_active_composes: z.number().int().nonnegative().optional(),
+    /** The longest seconds_to_live the user may ask for (a request without one gets at most this). */
+    max_seconds_to_live: z.number().int().positive().optional(),
+    /** How many times one compose may be renewed (a regenerated copy carries the count on). */
+    max_renewals: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type QuotaLimits = z.infer<typeof quotaLimits>;
+
 const rawConfigEntry = z
   .object({
     url: z.string().min(1),
@@ -249,6 +262,24 @@ export const configSchema = z
      * slot through its retries. Default (0): half of num_concurrent_composes, rounded up.
      */
     max_slots_per_service: z.number().int().nonnegative().default(0),
+
+    // Multi-tenancy (beyond ODCS).
+    /**
+     * Limits per user and per group (a group's limits apply to each of its members): composes
+     * in wait+generating, seconds_to_live, renewals of one compose. A user's own entry wins over
+     * its groups; among groups the most generous applies; `default` covers users without either.
+     * Admins are exempt (so is everyone under noauth). Empty (the default): no limits.
+     */
+    quotas: z
+      .object({
+        users: z.record(z.string(), quotaLimits).default({}),
+        groups: z.record(z.string(), quotaLimits).default({}),
+        default: quotaLimits.optional(),
+      })
+      .strict()
+      .default({ users: {}, groups: {} }),
+    /** Owners shown by name in the per-owner metrics (the most active); the others add up under `other`. */
+    metrics_top_owners: z.number().int().nonnegative().default(20),
 
     // Workers and beat.
     num_concurrent_composes: z.number().int().positive().default(2),

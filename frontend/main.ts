@@ -39,7 +39,7 @@ export async function frontendContext(s: Services, options: FrontendOptions = {}
     store: s.store,
     auth,
     log: s.log,
-    metrics: new FrontendMetrics(s.store),
+    metrics: new FrontendMetrics(s.store, { topOwners: s.cfg.metrics_top_owners }),
     clock: () => new Date(),
     outboxWritten: () => s.relay.kick(),
     version: VERSION,

@@ -8,7 +8,9 @@ export class FrontendMetrics {
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly duration: Histogram<'method' | 'route'>;
 
-  constructor(store: ComposeStore) {
+  /** `topOwners`: owners named in composes_by_owner; the rest are counted as `other`. */
+  constructor(store: ComposeStore, options: { topOwners?: number } = {}) {
+    const topOwners = options.topOwners ?? 20;
     this.requests = new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests answered, by method, route and status',
@@ -34,6 +36,18 @@ export class FrontendMetrics {
             { source_type: sourceTypeName(row.source_type) ?? String(row.source_type), state: stateName(row.state) ?? String(row.state) },
             row.count,
           );
+        }
+      },
+    });
+    new Gauge({
+      name: 'composes_by_owner',
+      help: 'Composes per owner and state; the owners with the most active composes by name, the others as "other"',
+      labelNames: ['owner', 'state'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await store.countsByOwnerAndState(topOwners)) {
+          this.set({ owner: row.owner, state: stateName(row.state) ?? String(row.state) }, row.count);
         }
       },
     });

@@ -74,9 +74,30 @@ const NEW_COMPOSE_TYPES: Record<(typeof NEW_COMPOSE_COLUMNS)[number], string> = 
 const MAX_CREATE_BATCH = 200;
 const MAX_CREATE_BATCHES_IN_FLIGHT = 3;
 
+/** What a create may ask besides the row: a quota on the owner's composes. */
+export interface CreateOptions {
+  /**
+   * The owner may have at most this many composes in wait+generating, this one included; over
+   * it the create rejects with ActiveLimitReached. Undefined: no limit.
+   */
+  maxActive?: number;
+}
+
+/** A create refused by CreateOptions.maxActive; `active` is what the owner had then. */
+export class ActiveLimitReached extends Error {
+  override name = 'ActiveLimitReached';
+  constructor(
+    readonly owner: string,
+    readonly active: number,
+  ) {
+    super(`${owner} has ${active} composes waiting or generating`);
+  }
+}
+
 interface PendingCreate {
   compose: NewCompose;
   now: Date;
+  options: CreateOptions;
   resolve(row: ComposeRow): void;
   reject(err: unknown): void;
 }
@@ -84,14 +105,24 @@ interface PendingCreate {
 /**
  * Inserts a batch of composes given as one JSON array, with their outbox rows, in one
  * statement. Ids are drawn in input order in a materialised CTE, so each row maps back to its
- * request through `ord`.
+ * request through `ord`. A row with `max_active` is written only if its owner's composes in
+ * wait+generating, plus the rows of the same owner before it in the batch, stay within it
+ * (the caller holds the owner's advisory lock, so the count cannot change meanwhile); every
+ * input row comes back, rejected ones with a NULL id and the count they met.
  */
 function INSERT_BATCH_SQL(messaging: boolean): string {
   const cols = NEW_COMPOSE_COLUMNS.join(', ');
   const defs = NEW_COMPOSE_COLUMNS.map((c) => `${c} ${NEW_COMPOSE_TYPES[c]}`).join(', ');
-  return `WITH input AS MATERIALIZED (
-      SELECT nextval('composes_id_seq'::regclass)::int AS id, x.*
-      FROM jsonb_to_recordset($1::jsonb) AS x(ord integer, time_submitted timestamptz, seconds_to_live integer, ${defs})),
+  return `WITH raw AS MATERIALIZED (
+      SELECT x.*,
+        CASE WHEN x.max_active IS NULL THEN NULL ELSE
+          (SELECT count(*) FROM composes k WHERE k.owner = x.owner AND k.state IN (${STATES.wait}, ${STATES.generating}))::int END AS active,
+        row_number() OVER (PARTITION BY x.owner, x.max_active IS NULL ORDER BY x.ord)::int AS nth
+      FROM jsonb_to_recordset($1::jsonb)
+        AS x(ord integer, time_submitted timestamptz, seconds_to_live integer, max_active integer, ${defs})),
+    input AS MATERIALIZED (
+      SELECT nextval('composes_id_seq'::regclass)::int AS id, r.*
+      FROM (SELECT * FROM raw WHERE max_active IS NULL OR active + nth <= max_active ORDER BY ord) r),
     c AS (
       INSERT INTO composes (id, ${cols}, state, time_submitted, time_to_expire)
       SELECT id, ${cols}, ${STATES.wait}, time_submitted, time_submitted + make_interval(secs => seconds_to_live) FROM input
@@ -102,7 +133,8 @@ function INSERT_BATCH_SQL(messaging: boolean): string {
           : ''
       },
     w AS (INSERT INTO outbox (kind, compose_id) SELECT 'work', id FROM c)
-    SELECT c.*, input.ord FROM c JOIN input USING (id) ORDER BY input.ord`;
+    SELECT raw.ord AS ord, greatest(raw.active, raw.max_active) AS quota_active, c.*
+    FROM raw LEFT JOIN input USING (ord) LEFT JOIN c ON c.id = input.id ORDER BY raw.ord`;
 }
 
 /**
@@ -195,10 +227,10 @@ export class ComposeStore {
    * one. Nothing waits when the service is quiet; under load this divides the per-request cost
    * of round trips, parsing and WAL flushes by the batch size.
    */
-  create(compose: NewCompose, now: Date, tx?: Queryable): Promise<ComposeRow> {
-    if (tx) return this.insertBatch([{ compose, now }], tx).then(([row]) => row);
+  create(compose: NewCompose, now: Date, tx?: Queryable, options: CreateOptions = {}): Promise<ComposeRow> {
+    if (tx) return this.insertBatch([{ compose, now, options }], tx).then(([row]) => settle(row, compose));
     return new Promise((resolve, reject) => {
-      this.pendingCreates.push({ compose, now, resolve, reject });
+      this.pendingCreates.push({ compose, now, options, resolve, reject });
       if (this.createsInFlight < MAX_CREATE_BATCHES_IN_FLIGHT) void this.flushCreates();
     });
   }
@@ -208,19 +240,26 @@ export class ComposeStore {
 
   private async flushCreates(): Promise<void> {
     this.createsInFlight += 1;
+    const deliver = (p: PendingCreate, row: InsertedRow): void => {
+      try {
+        p.resolve(settle(row, p.compose));
+      } catch (err) {
+        p.reject(err);
+      }
+    };
     try {
       while (this.pendingCreates.length > 0) {
         const batch = this.pendingCreates.splice(0, MAX_CREATE_BATCH);
         try {
           const rows = await this.insertBatch(batch);
-          batch.forEach((p, i) => p.resolve(rows[i]));
+          batch.forEach((p, i) => deliver(p, rows[i]));
         } catch (err) {
           if (batch.length === 1) {
             batch[0].reject(err);
             continue;
           }
           // One bad row must not fail its neighbours: write them one by one.
-          await Promise.all(batch.map((p) => this.insertBatch([p]).then(([row]) => p.resolve(row), p.reject)));
+          await Promise.all(batch.map((p) => this.insertBatch([p]).then(([row]) => deliver(p, row), p.reject)));
         }
       }
     } finally {
@@ -228,14 +267,34 @@ export class ComposeStore {
     }
   }
 
-  private async insertBatch(items: ReadonlyArray<{ compose: NewCompose; now: Date }>, tx: Queryable = this.db): Promise<ComposeRow[]> {
-    const input = items.map(({ compose, now }, ord) => {
-      const row: Record<string, unknown> = { ord, time_submitted: now.toISOString(), seconds_to_live: compose.seconds_to_live };
+  private async insertBatch(items: ReadonlyArray<{ compose: NewCompose; now: Date; options: CreateOptions }>, tx?: Queryable): Promise<InsertedRow[]> {
+    const input = items.map(({ compose, now, options }, ord) => {
+      const row: Record<string, unknown> = {
+        ord,
+        time_submitted: now.toISOString(),
+        seconds_to_live: compose.seconds_to_live,
+        max_active: options.maxActive ?? null,
+      };
       for (const c of NEW_COMPOSE_COLUMNS) row[c] = compose[c];
       return row;
     });
-    const rows = await tx.query<ComposeRow & { ord: number }>(INSERT_BATCH_SQL(this.messaging), [JSON.stringify(input)]);
-    return rows.map(({ ord: _ord, ...row }) => row as ComposeRow);
+    const insert = async (q: Queryable): Promise<InsertedRow[]> => {
+      const rows = await q.query<ComposeRow & { ord: number; quota_active: number | null }>(INSERT_BATCH_SQL(this.messaging), [JSON.stringify(input)]);
+      return rows.map(({ ord: _ord, quota_active, ...row }) => (row.id === null ? { refusedAt: quota_active ?? 0 } : (row as ComposeRow)));
+    };
+    const limited = [...new Set(items.filter((i) => i.options.maxActive !== undefined).map((i) => i.compose.owner))];
+    if (limited.length === 0) return insert(tx ?? this.db);
+    // Counting and inserting under each limited owner's lock, held to the commit, serialises
+    // the creates of one owner across batches and processes; the statement after the lock sees
+    // everything committed before it. Locks in one order: two batches cannot deadlock.
+    const locked = async (q: Queryable): Promise<InsertedRow[]> => {
+      await q.query(
+        `SELECT pg_advisory_xact_lock(hashtextextended('odcs-quota:' || o, 0)) FROM (SELECT o FROM unnest($1::text[]) o ORDER BY o COLLATE "C") s`,
+        [limited],
+      );
+      return insert(q);
+    };
+    return tx ? locked(tx) : this.db.transaction(locked);
   }
 
   async get(id: number): Promise<ComposeRow | undefined> {
@@ -292,6 +351,64 @@ export class ComposeStore {
       [id, now, worker],
     );
     return taken;
+  }
+
+  /**
+   * What a work message leads to (fair scheduling across owners): the released compose it names
+   * is taken over (the beat queued it again for that); otherwise a worker claims the oldest `wait`
+   * compose of the owner with the fewest composes being built, ties going to the owner served
+   * least recently (latest time_started oldest, never served first), then to the one waiting
+   * longest. So with one free slot, a tenant's first compose goes before the next of a tenant
+   * who has 1,000 queued. A message only wakes a worker: the compose built may not be the one it names, and
+   * every message still claims one compose while any waits (one message was written per
+   * compose). Rows other claimers hold are skipped, never waited for.
+   */
+  async claimWork(messageId: number, worker: string, now: Date): Promise<ComposeRow | undefined> {
+    const [taken] = await this.db.query<ComposeRow>(
+      `UPDATE composes SET state_reason = 'Compose thread started', heartbeat_at = $2, worker = $3, attempts = attempts + 1
+       WHERE id = $1 AND state = ${STATES.generating} AND worker IS NULL AND reused_id IS NULL RETURNING *`,
+      [messageId, now, worker],
+    );
+    if (taken) return taken;
+    const sql = this.withOutbox(
+      `UPDATE composes SET state = ${STATES.generating}, state_reason = 'Compose thread started',
+         time_started = $1, heartbeat_at = $1, worker = $2, attempts = attempts + 1
+       WHERE state = ${STATES.wait} AND id = (
+         SELECT c.id FROM composes c
+         JOIN (SELECT owner, min(id) AS oldest FROM composes WHERE state = ${STATES.wait} GROUP BY owner) w USING (owner)
+         LEFT JOIN (SELECT owner, count(*) AS building FROM composes
+                    WHERE state = ${STATES.generating} AND worker IS NOT NULL GROUP BY owner) b USING (owner)
+         LEFT JOIN LATERAL (SELECT max(time_started) AS served FROM composes s
+                            WHERE s.owner = w.owner AND s.time_started IS NOT NULL) l ON true
+         WHERE c.state = ${STATES.wait}
+         ORDER BY coalesce(b.building, 0), l.served NULLS FIRST, w.oldest, c.id
+         LIMIT 1 FOR UPDATE OF c SKIP LOCKED)`,
+      { event: true, work: false },
+    );
+    const [row] = await this.db.query<ComposeRow>(sql, [now, worker]);
+    return row;
+  }
+
+  /**
+   * Counts one renewal of compose `id` unless it already had `limit` (null: no limit). Returns
+   * the new count, or `{ refused }` with the count that refused it.
+   */
+  async countRenewal(id: number, limit: number | null, tx: Queryable = this.db): Promise<{ renewals: number } | { refused: number }> {
+    const [row] = await tx.query<{ renewals: number }>(
+      `INSERT INTO compose_renewals (compose_id, renewals) SELECT $1::int, 1 WHERE $2::int IS NULL OR $2::int > 0
+       ON CONFLICT (compose_id) DO UPDATE SET renewals = compose_renewals.renewals + 1
+         WHERE $2::int IS NULL OR compose_renewals.renewals < $2::int
+       RETURNING renewals`,
+      [id, limit],
+    );
+    if (row) return { renewals: row.renewals };
+    const [current] = await tx.query<{ renewals: number }>(`SELECT renewals FROM compose_renewals WHERE compose_id = $1`, [id]);
+    return { refused: current?.renewals ?? 0 };
+  }
+
+  /** A regenerated copy carries its original's renewal count on (max_renewals). */
+  async carryRenewals(copyId: number, renewals: number, tx: Queryable = this.db): Promise<void> {
+    await tx.query(`INSERT INTO compose_renewals (compose_id, renewals) VALUES ($1, $2)`, [copyId, renewals]);
   }
 
   /**
@@ -696,6 +813,37 @@ export class ComposeStore {
        GROUP BY source_type, state HAVING sum(n) <> 0 ORDER BY source_type, state`,
     );
   }
+
+  /**
+   * Count of composes per (owner, state), for the per-tenant metrics: the `top` owners with the
+   * most composes in wait+generating (then the most composes) by name, everyone else added up as
+   * `other`, so the number of label values stays bounded however many owners there are.
+   */
+  async countsByOwnerAndState(top: number): Promise<Array<{ owner: string; state: number; count: number }>> {
+    return this.db.query(
+      `WITH counts AS (
+         SELECT owner, state, sum(n)::bigint AS n FROM (
+           SELECT owner, state, n FROM compose_counts
+           UNION ALL SELECT owner, state, delta FROM compose_count_deltas) c
+         GROUP BY owner, state HAVING sum(n) <> 0),
+       ranked AS (
+         SELECT owner, row_number() OVER (
+           ORDER BY sum(n) FILTER (WHERE state IN (${STATES.wait}, ${STATES.generating})) DESC NULLS LAST, sum(n) DESC, owner) AS rank
+         FROM counts GROUP BY owner)
+       SELECT CASE WHEN r.rank <= $1 THEN c.owner ELSE 'other' END AS owner, c.state, sum(c.n)::int AS count
+       FROM counts c JOIN ranked r USING (owner)
+       GROUP BY 1, 2 ORDER BY 1, 2`,
+      [top],
+    );
+  }
+}
+
+/** A row the batch insert wrote, or the active count of its owner that refused it. */
+type InsertedRow = ComposeRow | { refusedAt: number };
+
+function settle(row: InsertedRow, compose: NewCompose): ComposeRow {
+  if ('refusedAt' in row) throw new ActiveLimitReached(compose.owner, row.refusedAt);
+  return row;
 }
 
 /** Whether compose_counts can answer the total for these filters (only its three dimensions are used). */

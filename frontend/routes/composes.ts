@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { composeJson } from '../../common/compose-json';
-import { type ListFilters, ORDER_BY_COLUMNS, type OrderByColumn } from '../../common/db/compose-store';
+import { ActiveLimitReached, type ListFilters, ORDER_BY_COLUMNS, type OrderByColumn } from '../../common/db/compose-store';
+import type { Queryable } from '../../common/db/database';
 import type { ComposeRow, NewCompose } from '../../common/db/entities';
 import { isSourceTypeName, isStateName, SOURCE_TYPES, STATES } from '../../common/enums';
 import { ApiError, BadRequest, Forbidden, NotFound } from '../../common/errors';
@@ -8,6 +9,7 @@ import { composeAttributes, parseComposeRequest, parseRenewRequest } from '../..
 import type { FrontendContext } from '../context';
 import { queryValue, readJsonBody } from '../http';
 import { externalBase } from '../proxy-headers';
+import { activeComposesExceeded, asksForSecondsToLive, quotaLimit, renewalsExceeded, secondsToLiveWithin } from '../quotas';
 import { type Caller, checkCancel, checkComposeAttributes, checkRole, type Decision } from '../permissions';
 import { checkScope } from '../auth/scopes';
 import { noCredentials } from '../auth';
@@ -22,6 +24,30 @@ const ORDER_BY_ALIASES: Record<string, OrderByColumn> = { source_Type: 'source_t
 
 function enforce(decision: Decision): void {
   if (!decision.allowed) throw new Forbidden(decision.message);
+}
+
+/** The caller's max_seconds_to_live quota applied to `seconds` (frontend/quotas.ts). */
+function quotaSecondsToLive(ctx: FrontendContext, caller: Caller, seconds: number, body: unknown): number {
+  return secondsToLiveWithin(caller, quotaLimit(ctx.cfg, caller, 'max_seconds_to_live'), seconds, asksForSecondsToLive(body));
+}
+
+/** Creates a compose unless its owner is at the max_active_composes quota (429 then). */
+async function createWithinQuota(ctx: FrontendContext, caller: Caller, compose: NewCompose, now: Date, tx?: Queryable): Promise<ComposeRow> {
+  const limit = quotaLimit(ctx.cfg, caller, 'max_active_composes');
+  try {
+    return await ctx.store.create(compose, now, tx, { maxActive: limit?.value });
+  } catch (err) {
+    if (err instanceof ActiveLimitReached && limit) throw activeComposesExceeded(caller.username, err.active, limit);
+    throw err;
+  }
+}
+
+/** Counts a renewal of compose `id` unless the caller's max_renewals quota is reached (429 then); returns the new count. */
+async function countRenewal(ctx: FrontendContext, caller: Caller, id: number, tx?: Queryable): Promise<number> {
+  const limit = quotaLimit(ctx.cfg, caller, 'max_renewals');
+  const counted = await ctx.store.countRenewal(id, limit?.value ?? null, tx);
+  if ('refused' in counted) throw renewalsExceeded(id, counted.refused, limit ?? { value: 0, holder: 'default' });
+  return counted.renewals;
 }
 
 async function requireCaller(ctx: FrontendContext, req: Request): Promise<Caller> {
@@ -151,7 +177,8 @@ export async function createCompose(ctx: FrontendContext, req: Request, res: Res
   const body = await readJsonBody(req);
   const { compose, attributes } = parseComposeRequest(ctx.cfg, body);
   enforce(checkComposeAttributes(ctx.cfg, caller, attributes));
-  const row = await ctx.store.create({ ...compose, owner: caller.username }, ctx.clock());
+  const seconds_to_live = quotaSecondsToLive(ctx, caller, compose.seconds_to_live, body);
+  const row = await createWithinQuota(ctx, caller, { ...compose, owner: caller.username, seconds_to_live }, ctx.clock());
   ctx.outboxWritten();
   res.json(composeJson(ctx.cfg, row));
 }
@@ -207,6 +234,8 @@ export async function renewCompose(ctx: FrontendContext, req: Request, res: Resp
   const id = parseId(req.params.id);
   const body = await readJsonBody(req);
   const renew = parseRenewRequest(ctx.cfg, body);
+  // Whether this renewal was counted already (max_renewals): a retry below must not count it again.
+  let counted = false;
   // The decision depends on the state, which the beat may change under us; decide again then.
   for (let attempt = 0; attempt < 3; attempt++) {
     const original = id === undefined ? undefined : await ctx.store.get(id);
@@ -222,16 +251,21 @@ export async function renewCompose(ctx: FrontendContext, req: Request, res: Resp
       renew.modules !== undefined ||
       renew.builds !== undefined;
     const now = ctx.clock();
-    const seconds_to_live = renew.secondsToLive(original);
+    const seconds_to_live = quotaSecondsToLive(ctx, caller, renew.secondsToLive(original), body);
     if (copy) {
-      const created = await ctx.store.create(
-        regeneratedCopy(original, caller.username, { ...renew, sigkeys, label, seconds_to_live }),
-        now,
-      );
+      // The renewal is counted with the copy's insert: a copy refused by a quota counts nothing.
+      const created = await ctx.db.transaction(async (tx) => {
+        const renewals = await countRenewal(ctx, caller, original.id, tx);
+        const row = await createWithinQuota(ctx, caller, regeneratedCopy(original, caller.username, { ...renew, sigkeys, label, seconds_to_live }), now, tx);
+        await ctx.store.carryRenewals(row.id, renewals, tx);
+        return row;
+      });
       ctx.outboxWritten();
       res.json(composeJson(ctx.cfg, created));
       return;
     }
+    if (!counted) await countRenewal(ctx, caller, original.id);
+    counted = true;
     const extended = await ctx.store.extend(original.id, new Date(now.getTime() + seconds_to_live * 1000));
     if (extended) {
       res.json(composeJson(ctx.cfg, extended));

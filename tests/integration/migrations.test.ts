@@ -27,7 +27,7 @@ describe('migrations', () => {
       expect(await tablesOf(db)).toEqual(round === 0 ? [] : ['migrations']);
       const applied = await db.migrate();
       expect(applied).toHaveLength(MIGRATIONS.length);
-      expect(await tablesOf(db)).toEqual(['compose_count_deltas', 'compose_counts', 'compose_rpms', 'composes', 'database_identity', 'migrations', 'outbox', 'users']);
+      expect(await tablesOf(db)).toEqual(['compose_count_deltas', 'compose_counts', 'compose_renewals', 'compose_rpms', 'composes', 'database_identity', 'migrations', 'outbox', 'users']);
       expect(await db.migrate()).toEqual([]);
 
       const reverted = await db.revert(Infinity);
