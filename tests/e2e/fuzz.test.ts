@@ -94,13 +94,54 @@ afterAll(async () => {
   if (privateDir) rmSync(privateDir, { recursive: true, force: true });
 });
 
-function send(c: HostileCase, api: string): Promise<Answer> {
-  return exchange(`${api}${c.path}`, { method: c.method, headers: c.contentType ? { 'Content-Type': c.contentType } : {}, body: c.body });
+/** Request headers carrying who is asking; none under noauth. */
+type Identity = (n: number) => Record<string, string>;
+
+function send(c: HostileCase, api: string, identity: Identity): Promise<Answer> {
+  return exchange(`${api}${c.path}`, { method: c.method, headers: { ...(c.contentType ? { 'Content-Type': c.contentType } : {}), ...identity(c.n) }, body: c.body });
 }
 
 const excerpt = (b: string | Buffer): string => (typeof b === 'string' ? b : b.toString('latin1')).slice(0, 160);
 
 it(`answers ${BODIES} hostile POST and PATCH bodies without a 5xx, creating rows only for the accepted ones`, async () => {
+  await fuzz(() => ({}));
+}, 600000);
+
+/**
+ * The same with authentication on (issue 11): auth_backend ssl behind a trusted TLS proxy, whose
+ * verified-DN headers name an admin, a user with narrow rules, or nobody, in turns. Then a
+ * hostile body also meets the role and attribute checks, 401s and 403s; none may be a 5xx.
+ */
+const ADMIN_DN = 'CN=fuzz-admin,O=Example,C=US';
+const NARROW_DN = 'CN=fuzz-dev,O=Example,C=US';
+const SSL_HEADERS = { dn: 'X-SSL-Client-S-DN', verify: 'X-SSL-Client-Verify' };
+const byTurns: Identity = (n) => {
+  if (n % 3 === 2) return {};
+  return { [SSL_HEADERS.dn]: n % 3 === 0 ? ADMIN_DN : NARROW_DN, [SSL_HEADERS.verify]: 'SUCCESS' };
+};
+
+it(`answers ${BODIES} hostile bodies with auth_backend ssl (an admin, a narrow user, no credentials) without a 5xx`, async () => {
+  await stack.halt('frontend');
+  Object.assign(stack.env, {
+    ODCS_AUTH_BACKEND: 'ssl',
+    ODCS_AUTH_SSL_DN_HEADER: SSL_HEADERS.dn,
+    ODCS_AUTH_SSL_VERIFY_HEADER: SSL_HEADERS.verify,
+    ODCS_TRUSTED_PROXIES: '127.0.0.1',
+    ODCS_ALLOWED_CLIENTS: JSON.stringify({ users: { [ADMIN_DN]: {}, [NARROW_DN]: { source_types: ['repo'], arches: ['x86_64'] } }, groups: {} }),
+    ODCS_ADMINS: JSON.stringify({ users: [ADMIN_DN], groups: [] }),
+  });
+  await stack.run('frontend');
+  const answers = await fuzz(byTurns);
+  // Each identity met the API: the admin and the narrow user were accepted, nobody was refused.
+  expect(answers.get('POST 200')).toBeGreaterThan(0);
+  expect(answers.get('POST 401')).toBeGreaterThan(0);
+  expect(answers.get('POST 403')).toBeGreaterThan(0);
+  const users = await conn.query<{ username: string }>('SELECT username FROM users ORDER BY username');
+  expect(users.map((u) => u.username)).toEqual([ADMIN_DN, NARROW_DN]);
+}, 600000);
+
+/** Sends BODIES hostile bodies as `identity`, checks every answer; returns the count of each `<method> <status>`. */
+async function fuzz(identity: Identity): Promise<Map<string, number>> {
   const [{ before }] = await conn.query<{ before: number }>(`SELECT coalesce(max(id), 0)::int AS before FROM composes`);
   const failures: Array<Record<string, unknown>> = [];
   const statuses = new Map<string, number>();
@@ -116,7 +157,7 @@ it(`answers ${BODIES} hostile POST and PATCH bodies without a 5xx, creating rows
     for (const f of c.families) families.set(f, (families.get(f) ?? 0) + 1);
     let a: Answer;
     try {
-      a = await send(c, stack.api);
+      a = await send(c, stack.api, identity);
     } catch (err) {
       failures.push({ n: c.n, method: c.method, path: c.path, kind: c.kind, body: excerpt(c.body), error: (err as Error).message });
       return;
@@ -179,7 +220,11 @@ it(`answers ${BODIES} hostile POST and PATCH bodies without a 5xx, creating rows
   expect(stack.crashed()).toEqual([]);
   const about = await exchange(`${stack.api}/api/1/about/`);
   expect(about.status).toBe(200);
-  const valid = await postJson(`${stack.api}/api/1/composes/`, { source: { type: 'repo', source: fixtures.main, packages: ['app'] } });
+  const valid = await exchange(`${stack.api}/api/1/composes/`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...identity(0) },
+    body: JSON.stringify({ source: { type: 'repo', source: fixtures.main, packages: ['app'] } }),
+  });
   expect(valid.status).toBe(200);
   const unhandled = (stack.procs.get('frontend')?.output ?? '').split('\n').filter((l) => l.includes('"level":50') || l.includes('"level":60'));
   expect(unhandled).toEqual([]);
@@ -198,4 +243,5 @@ it(`answers ${BODIES} hostile POST and PATCH bodies without a 5xx, creating rows
     mutations: Object.fromEntries([...kinds].sort((a, b) => b[1] - a[1])),
   };
   console.log(`fuzz figures: ${JSON.stringify(figures)}`);
-}, 600000);
+  return statuses;
+}
