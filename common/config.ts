@@ -530,8 +530,9 @@ export function authBackendNames(cfg: Pick<Config, 'auth_backend'>): AuthBackend
  * The target_dir_url used when none is configured: `/odcs` of this process's own HTTP server,
  * which then serves target_dir there (frontend/compose-tree.ts).
  */
-export function defaultTargetDirUrl(cfg: { host: string; port: number }): string {
-  return `http://${hostForUrl(cfg.host)}:${cfg.port}/odcs`;
+export function defaultTargetDirUrl(cfg: { host: string; port: number; tls_cert_file?: string }): string {
+  // With tls_cert_file the API's port speaks HTTPS only.
+  return `${cfg.tls_cert_file ? 'https' : 'http'}://${hostForUrl(cfg.host)}:${cfg.port}/odcs`;
 }
 
 function hostForUrl(host: string): string {

@@ -60,6 +60,11 @@ describe('auth_backend configuration', () => {
     expect(errorOf(() => loadConfig({}, { tls_cert_file: 'cert.pem', tls_key_file: '/k.pem' }))).toContain('tls_cert_file: must be an absolute path');
   });
 
+  it('points the default target_dir_url at https when the API serves TLS', () => {
+    expect(loadConfig({}, { port: 8443 }).target_dir_url).toBe('http://127.0.0.1:8443/odcs');
+    expect(loadConfig({}, { port: 8443, tls_cert_file: '/c.pem', tls_key_file: '/k.pem' }).target_dir_url).toBe('https://127.0.0.1:8443/odcs');
+  });
+
   it('keeps noauth as it was: everyone is the anonymous unknown', async () => {
     expect(await createAuthBackend(loadConfig({}), { log: silentLogger() })).toBe(noAuth);
   });

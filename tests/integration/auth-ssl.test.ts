@@ -73,6 +73,27 @@ describe('auth_backend ssl, TLS terminated by the API', () => {
     noCredentials: 'Cannot verify client: NONE',
   }));
 
+  it("serves the ODCS Python client's calls made with a client certificate (requests' cert=, emulated)", async () => {
+    // The Python client cannot be installed here (no PyPI): these are the requests it sends
+    // (reference §9.1): JSON bodies with Content-Type application/json, the certificate in the handshake.
+    const dev = certs.get('dev');
+    const root = certs.get('root');
+    // request_compose(ComposeSourceTag("f30-build"), arches=["ppc64"])
+    const created = await send(dev, 'POST', '/api/1/composes/', { source: { type: 'tag', source: 'f30-build' }, arches: ['ppc64'] });
+    expect({ status: created.status, owner: (created.body as { owner: string }).owner }).toEqual({ status: 200, owner: dnOf('dev') });
+    const id = (created.body as { id: number }).id;
+    // get_compose(id), as anyone
+    expect((await send(undefined, 'GET', `/api/1/composes/${id}`)).status).toBe(200);
+    // delete_compose(id) by its owner while waiting: cancelled
+    expect((await send(dev, 'DELETE', `/api/1/composes/${id}`)).body).toEqual({ status: 202, message: `Compose (id=${id}) has been canceled` });
+    // renew_compose(id, seconds_to_live=600): the failed compose is regenerated, owned by the caller
+    const renewed = await send(dev, 'PATCH', `/api/1/composes/${id}`, { 'seconds-to-live': 600 });
+    expect({ status: renewed.status, owner: (renewed.body as { owner: string }).owner }).toEqual({ status: 200, owner: dnOf('dev') });
+    // delete_compose(id) by an admin: removal of the cancelled original
+    const removed = await send(root, 'DELETE', `/api/1/composes/${id}`);
+    expect({ status: removed.status, removed_by: (await t.s.store.get(id))?.removed_by }).toEqual({ status: 202, removed_by: dnOf('root') });
+  });
+
   it('serves HTTPS at the URL it reports', () => {
     expect(t.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   });
