@@ -293,6 +293,60 @@ describe('configuration', () => {
   });
 });
 
+describe('through auth_backend openidc (frontend/auth, a real listening server)', () => {
+  let served: TestStack;
+  beforeAll(async () => {
+    served = await startTestStack({
+      listen: true,
+      config: {
+        ...permissionMatrixConfig(),
+        auth_backend: 'openidc',
+        auth_openidc_issuer: provider.issuer,
+        auth_openidc_client_id: ODCS_CLIENT.id,
+        auth_openidc_client_secret: ODCS_CLIENT.secret,
+        auth_openidc_required_scopes: ['openid'],
+      },
+    });
+  });
+  afterAll(async () => {
+    await served?.close();
+  });
+
+  /** The Python client: urljoin(server, 'api/1/composes/'), json.dumps(data), Bearer token. */
+  const python = (token: string | undefined, method: string, path: string, data?: unknown): Promise<Response> =>
+    fetch(new URL(`api/1/${path}`, `${served.url}/`), {
+      method,
+      headers: { ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}), ...(data !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      body: data === undefined ? undefined : JSON.stringify(data),
+    });
+
+  it('creates, cancels and renews a compose; records the user; refuses with ODCS texts', async () => {
+    const token = await provider.mint('carl');
+    const created = await python(token, 'POST', 'composes/', TAG);
+    expect(created.status).toBe(200);
+    const compose = (await created.json()) as { id: number; owner: string };
+    expect(compose.owner).toBe('carl');
+    const users = await served.s.db.query('SELECT username FROM users WHERE username = $1', ['carl']);
+    expect(users).toHaveLength(1);
+
+    const cancelled = await python(token, 'DELETE', `composes/${compose.id}`);
+    expect(cancelled.status).toBe(202);
+    expect((await served.s.store.get(compose.id))?.state).toBe(STATES.failed);
+    const renewed = await python(token, 'PATCH', `composes/${compose.id}`, { seconds_to_live: 600 });
+    expect(renewed.status).toBe(200);
+
+    const anonymous = await python(undefined, 'POST', 'composes/', TAG);
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toEqual({ status: 401, error: 'Unauthorized', message: 'REMOTE_USER is not present in request.' });
+    const noOpenid = await python(await provider.mint('carl', { scopes: [NEW] }), 'POST', 'composes/', TAG);
+    expect(((await noOpenid.json()) as { message: string }).message).toBe('Required OIDC scope openid not present.');
+    const noScope = await python(await provider.mint('carl', { scopes: ['openid', RENEW] }), 'POST', 'composes/', TAG);
+    expect(noScope.status).toBe(403);
+    expect(((await noScope.json()) as { message: string }).message).toBe('Request does not have required scope new-compose');
+    expect((await python(undefined, 'GET', `composes/${compose.id}`)).status).toBe(200);
+  });
+});
+
 // Last: stops the provider.
 describe('provider down at request time', () => {
   it('503 in ODCS shape with Retry-After, nothing created; a cached token still works', async () => {
