@@ -3,6 +3,7 @@
  * in the same run, printed as Markdown tables for the README.
  */
 import { benchApi } from './api';
+import { benchAuth } from './auth';
 import { benchCompose } from './compose';
 import { benchDepsolve } from './depsolve';
 import { benchKoji } from './koji';
@@ -13,6 +14,7 @@ const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [
   ['Dependency resolution, 60,000-package repository, 500-package request (reference: libsolv)', benchDepsolve],
   ['Compose engine (reference: createrepo_c alone on the same RPMs)', benchCompose],
   ['Koji tag compose, 5,000 packages, then 10 changed (reference: size of the tag and of what changed)', benchKoji],
+  ['Authentication, POST throughput (reference: noauth in the same run)', benchAuth],
 ];
 
 async function main(): Promise<void> {
