@@ -6,9 +6,15 @@
  * every selected package's Requires (pre/post included; weak deps ignored) is looked up among
  * the visible packages and the best provider is added, until a pass adds nothing; then
  * multilib packages are added and the closure continues. Details that follow Pungi:
- *  - only the latest version of each (name, arch) in each pool is visible;
- *  - the best provider: with lookaside repos configured, only the providers with the highest
- *    EVR are considered and a main-pool package is dropped when the lookaside has the same
+ *  - only the latest version of each (name, arch) is visible, decided over the main pool and
+ *    the lookaside together (a newer lookaside build hides the main pool's older one);
+ *  - the providers of all requirements of one package are chosen against the selection as it
+ *    stood before that package, then added together (Pungi's _get_package_deps returns them
+ *    all before add_binary_package_deps adds any), so a provider pulled in by one requirement
+ *    is not "already selected" for its sibling requirements;
+ *  - the best provider: with lookaside repos configured, only the newest build of each name
+ *    among the providers is considered (versions are compared among builds of one name, never
+ *    across names) and a main-pool package is dropped when the lookaside has the same
  *    name-EVR; then already-selected native packages, then already-selected multilib ones,
  *    then native, then multilib; among those the first by (arch order, name length, name) —
  *    Pungi applies these as successive stable sorts, so arch order decides first;
@@ -22,7 +28,7 @@
  * Rich dependencies are resolved by their meaning (see resolveExpr), where Pungi would hand
  * them to libsolv's whatprovides; an `or` picks one alternative with the same heuristic.
  */
-import { archSet, type ArchSet } from './arches';
+import { archSet, excludedFromArch, type ArchSet } from './arches';
 import { isRichDepName, nevra, type Dep, type RpmPackage } from './model';
 import { multilibMethodFor, isDebugName, type MultilibMethod } from './multilib';
 import { matchesName, parseNamePattern, type NamePattern } from './name-patterns';
@@ -97,7 +103,8 @@ export interface DepsolveResult {
 }
 
 export function depsolve(request: DepsolveRequest): DepsolveResult {
-  const index = new PackageIndex(request.pool, request.lookaside ?? []);
+  // Pungi's nodeps method never reads the lookaside, so its versions hide nothing there.
+  const index = new PackageIndex(request.pool, request.lookaside ?? [], { latestPerPool: request.noDeps === true });
   const patterns = (request.packages ?? []).map(parseNamePattern);
   const everything = patterns.length === 0;
   const methods = (request.multilibMethods ?? []).filter((m) => m !== 'none');
@@ -130,6 +137,13 @@ const NONE = 0;
 const NATIVE = 1;
 const MULTILIB = 2;
 
+/** Providers chosen for one requirement, added once all of the package's are chosen. */
+interface ChosenProviders {
+  ids: readonly number[];
+  by: number;
+  requirement: string;
+}
+
 interface PendingConditional {
   by: number;
   expr: Extract<RichExpr, { kind: 'if' | 'unless' }>;
@@ -149,6 +163,8 @@ class ArchSolver {
   private readonly missing: string[] = [];
   private multilibByNvr: Map<string, number[]> | null = null;
   private multilibCursor = 0;
+  /** While one package's requirements are looked up: the providers chosen so far, not yet added. */
+  private chosen: ChosenProviders[] | null = null;
 
   constructor(
     private readonly index: PackageIndex,
@@ -160,8 +176,9 @@ class ArchSolver {
     this.side = new Uint8Array(n);
     this.selected = new Uint8Array(n);
     for (let id = 0; id < n; id++) {
-      const arch = index.packages[id]!.arch;
-      this.side[id] = arches.native.has(arch) ? NATIVE : arches.multilib.has(arch) ? MULTILIB : NONE;
+      const pkg = index.packages[id]!;
+      const arch = pkg.arch;
+      this.side[id] = excludedFromArch(pkg, arches) ? NONE : arches.native.has(arch) ? NATIVE : arches.multilib.has(arch) ? MULTILIB : NONE;
     }
     arches.order.forEach((a, i) => this.rank.set(a, i));
   }
@@ -264,9 +281,10 @@ class ArchSolver {
     if (list.length === 0) return [];
 
     if (this.index.hasLookaside && list.length > 1) {
-      let top = list[0]!;
-      for (const id of list) if (compareEvr(pkgs[id]!, pkgs[top]!) > 0) top = id;
-      list = list.filter((id) => compareEvr(pkgs[id]!, pkgs[top]!) === 0);
+      // Only where one name has builds of different versions among the providers (arched in
+      // one repository, noarch in the other): its newest. Providers of different names are
+      // never compared by version; the name rules below choose between them.
+      list = newestPerName(list, pkgs);
       const inLookaside = new Set<string>();
       for (const id of list) if (this.index.isLookaside[id]) inLookaside.add(nameEvr(pkgs[id]!));
       if (inLookaside.size > 0) {
@@ -309,9 +327,16 @@ class ArchSolver {
 
   // -- requirements ---------------------------------------------------------------------------
 
+  /**
+   * Chooses the providers of every requirement of the package against the selection as it was
+   * before the package, then adds them all (Pungi's order: a provider one requirement brings
+   * does not count as "already selected" for the package's other requirements).
+   */
   private resolveRequires(id: number): void {
     if (this.index.isLookaside[id] || this.index.isDebug[id]) return;
     const requires = this.index.packages[id]!.requires;
+    const chosen: ChosenProviders[] = [];
+    this.chosen = chosen;
     // dnf lists Requires before Requires(pre)/(post); keep that order for the heuristics.
     for (const pass of [false, true]) {
       for (const req of requires) {
@@ -320,6 +345,8 @@ class ArchSolver {
         else if (!this.resolveSimple(id, req, formatDep(req))) this.report(id, formatDep(req));
       }
     }
+    this.chosen = null;
+    for (const c of chosen) this.addAll(c.ids, c.by, c.requirement);
   }
 
   private resolveSimple(by: number, dep: Dep, requirement: string): boolean {
@@ -444,7 +471,12 @@ class ArchSolver {
     return this.order.length > before;
   }
 
+  /** Adds the providers now, or, while a package's requirements are looked up, once they all are. */
   private addAll(ids: readonly number[], by: number, requirement: string): void {
+    if (this.chosen) {
+      this.chosen.push({ ids, by, requirement });
+      return;
+    }
     const pulledBy = nevra(this.index.packages[by]!);
     for (const id of ids) this.add(id, { kind: 'dependency', by: pulledBy, requirement });
   }
@@ -492,6 +524,16 @@ class ArchSolver {
 
 function nameEvr(p: RpmPackage): string {
   return `${p.name}-${p.epoch}:${p.version}-${p.release}`;
+}
+
+/** The newest build of each name among the candidates (all arches of that build). */
+function newestPerName(ids: number[], pkgs: readonly RpmPackage[]): number[] {
+  const best = new Map<string, number>();
+  for (const id of ids) {
+    const cur = best.get(pkgs[id]!.name);
+    if (cur === undefined || compareEvr(pkgs[id]!, pkgs[cur]!) > 0) best.set(pkgs[id]!.name, id);
+  }
+  return ids.filter((id) => compareEvr(pkgs[id]!, pkgs[best.get(pkgs[id]!.name)!]!) === 0);
 }
 
 /** hawkey's latest(): the newest of each name.arch among the candidates. */

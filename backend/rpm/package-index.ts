@@ -1,9 +1,11 @@
 /**
  * The packages a depsolve can see, with what they provide indexed once: only the latest
- * version of each (name, arch) in each pool is visible (as in Pungi, where an older build in the
- * same pool can never satisfy a dependency), source packages are left out, and files are
- * indexed only when some package requires them (as libsolv does), which keeps a large pool's
- * index small.
+ * version of each (name, arch) is visible (as in Pungi, where an older build can never satisfy
+ * a dependency), decided over the main pool and the lookaside together (Pungi's gather filters
+ * one query over all its repositories with hawkey's latest(), so a newer lookaside build hides
+ * the main pool's older one; a build present in both stays visible twice, and the solver takes
+ * the lookaside copy), source packages are left out, and files are indexed only when some
+ * package requires them (as libsolv does), which keeps a large pool's index small.
  *
  * Every package provides itself (`foo = E:V-R`) and most arched ones their ISA form too
  * (`foo(x86-64) = E:V-R`). Those are half of all provides and unique per package, so instead
@@ -69,11 +71,22 @@ export class PackageIndex {
   /** name-epoch:version-release.arch of lookaside packages, to spot main copies of them. */
   private readonly lookasideNevras = new Set<string>();
 
-  constructor(main: readonly RpmPackage[], lookaside: readonly RpmPackage[]) {
-    const mainVisible = latestPerNameArch(main);
-    this.mainCount = mainVisible.length;
+  /**
+   * `latestPerPool` keeps each pool's latest builds visible even when the other pool has a newer
+   * one (for `nodeps`, which in Pungi never looks at the lookaside's versions).
+   */
+  constructor(main: readonly RpmPackage[], lookaside: readonly RpmPackage[], options: { latestPerPool?: boolean } = {}) {
+    let mainVisible = latestPerNameArch(main);
     this.hasLookaside = lookaside.length > 0;
-    this.packages = this.hasLookaside ? mainVisible.concat(latestPerNameArch(lookaside)) : mainVisible;
+    let lookasideVisible = this.hasLookaside ? latestPerNameArch(lookaside) : [];
+    if (this.hasLookaside && !options.latestPerPool) {
+      [mainVisible, lookasideVisible] = [
+        withoutOlderThan(mainVisible, lookasideVisible),
+        withoutOlderThan(lookasideVisible, mainVisible),
+      ];
+    }
+    this.mainCount = mainVisible.length;
+    this.packages = this.hasLookaside ? mainVisible.concat(lookasideVisible) : mainVisible;
     const n = this.packages.length;
     this.isLookaside = new Uint8Array(n);
     this.isDebug = new Uint8Array(n);
@@ -252,6 +265,20 @@ function pushTo(map: Map<string, number[]>, key: string, id: number): void {
 
 function nevraKey(p: RpmPackage): string {
   return `${p.name}-${p.epoch}:${p.version}-${p.release}.${p.arch}`;
+}
+
+/**
+ * `pool` without the packages `other` has a newer build of (same name and arch); both are
+ * already one build per (name, arch). Equal builds stay in both.
+ */
+function withoutOlderThan(pool: RpmPackage[], other: readonly RpmPackage[]): RpmPackage[] {
+  const newest = new Map<string, RpmPackage>();
+  for (const p of other) newest.set(`${p.name}.${p.arch}`, p);
+  const kept = pool.filter((p) => {
+    const rival = newest.get(`${p.name}.${p.arch}`);
+    return rival === undefined || compareEvr(p, rival) >= 0;
+  });
+  return kept.length === pool.length ? pool : kept;
 }
 
 /**

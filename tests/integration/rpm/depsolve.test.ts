@@ -8,6 +8,7 @@ import { depsolve, type DepsolveRequest, type DepsolveResult } from '../../../ba
 import { nevra, type RpmPackage } from '../../../backend/rpm/model';
 import { readRepository } from '../../../backend/rpm/repodata';
 import { buildFixtureRepos, type FixtureRepos } from '../../fixtures/build-repos';
+import { buildScenarioRepos, type ScenarioPackage } from '../../fixtures/build-gather-scenarios';
 import { installcheck, mustRun, removeDir, repoOf, tempDir, toSolv, X86_64_POLICY } from '../../support/rpm-tools';
 
 let repos: FixtureRepos;
@@ -218,5 +219,93 @@ describe('depsolve on the fixture repositories', () => {
   it('ignores multilib packages on arches without multilib', () => {
     const r = solve({ packages: ['multiuser'], multilibArches: ['ppc64le'], multilibMethods: ['all'] });
     expect(selected(r).filter((n) => n.endsWith('.i686'))).toEqual([]);
+  });
+});
+
+/**
+ * Issue 12, items 6–8: each rule on the smallest pair of repositories that shows it (real RPMs
+ * built by rpmbuild, real createrepo_c metadata), with what Pungi 4.3.2's `deps` gather does.
+ */
+describe('Pungi deps gather rules on minimal repositories', () => {
+  async function scenario(name: string, packages: ScenarioPackage[]): Promise<{ main: RpmPackage[]; lookaside: RpmPackage[] }> {
+    const dirs = await buildScenarioRepos(name, packages);
+    return {
+      main: (await readRepository(dirs.main, { repoId: 'main' })).packages,
+      lookaside: (await readRepository(dirs.lookaside, { repoId: 'lookaside' })).packages,
+    };
+  }
+
+  it('chooses among providers of different names by name, not version, when a lookaside is configured', async () => {
+    // a-1.0 and bbbb-2.0 both provide cap; the lookaside holds something unrelated.
+    const repos = await scenario('provider-with-lookaside', [
+      { name: 'req', version: '1.0', requires: ['cap'] },
+      { name: 'a', version: '1.0', provides: ['cap'] },
+      { name: 'bbbb', version: '2.0', provides: ['cap'] },
+      { name: 'unrelated', version: '1.0', repo: 'lookaside' },
+    ]);
+    const withLookaside = depsolve({ pool: repos.main, lookaside: repos.lookaside, arches: ['x86_64'], packages: ['req'] });
+    expect(selected(withLookaside)).toEqual(['a.noarch', 'req.noarch']);
+    expect(withLookaside.unresolved).toEqual([]);
+    // The same choice as without any lookaside (shortest name first).
+    const plain = depsolve({ pool: repos.main, arches: ['x86_64'], packages: ['req'] });
+    expect(selected(plain)).toEqual(selected(withLookaside));
+  });
+
+  it('still prefers the newer build of one name, and the lookaside copy of the same build', async () => {
+    const repos = await scenario('same-name-with-lookaside', [
+      { name: 'user', version: '1.0', requires: ['lib'] },
+      { name: 'lib', version: '1.0', provides: ['libcap'] },
+      { name: 'lib', version: '2.0', repo: 'lookaside' },
+      { name: 'user2', version: '1.0', requires: ['shared'] },
+      { name: 'shared', version: '1.0' },
+      { name: 'shared', version: '1.0', repo: 'lookaside' },
+    ]);
+    const r = depsolve({ pool: repos.main, lookaside: repos.lookaside, arches: ['x86_64'], packages: ['user', 'user2'] });
+    expect(selected(r)).toEqual(['user.noarch', 'user2.noarch']);
+    expect(r.arches[0]!.lookaside.map((p) => `${p.name}-${p.version}`).sort()).toEqual(['lib-2.0', 'shared-1.0']);
+  });
+
+  it('chooses the providers of all requirements of a package against the selection before it', async () => {
+    // req needs ab-long and zcap, and ab-long also provides zcap: Pungi still takes a for zcap,
+    // because ab-long was not selected when req's requirements were looked up.
+    const repos = await scenario('requirements-together', [
+      { name: 'req', version: '1.0', requires: ['ab-long', 'zcap'] },
+      { name: 'req-pre', version: '1.0', requires: ['ab-long'], requiresPre: ['zcap'] },
+      { name: 'ab-long', version: '1.0', provides: ['zcap'] },
+      { name: 'a', version: '1.0', provides: ['zcap'] },
+    ]);
+    const r = depsolve({ pool: repos.main, arches: ['x86_64'], packages: ['req'] });
+    expect(selected(r)).toEqual(['a.noarch', 'ab-long.noarch', 'req.noarch']);
+    expect(r.packages.find((s) => s.package.name === 'a')!.reason).toEqual({
+      kind: 'dependency',
+      by: 'req-1.0-1.noarch',
+      requirement: 'zcap',
+    });
+    // The same for a scriptlet (Requires(pre)) requirement.
+    const pre = depsolve({ pool: repos.main, arches: ['x86_64'], packages: ['req-pre'] });
+    expect(selected(pre)).toEqual(['a.noarch', 'ab-long.noarch', 'req-pre.noarch']);
+    // A package selected by an earlier package's requirements is reused, as before.
+    const later = depsolve({ pool: repos.main, arches: ['x86_64'], packages: ['req', 'req-pre'] });
+    expect(selected(later)).toEqual(['a.noarch', 'ab-long.noarch', 'req-pre.noarch', 'req.noarch']);
+  });
+
+  it('hides a main build behind a newer build of the same name in the lookaside', async () => {
+    // Latest-version-only is decided over main and lookaside together: d-1.0 is not visible.
+    const repos = await scenario('latest-across-lookaside', [
+      { name: 'a', version: '1.0', requires: ['d = 1.0'] },
+      { name: 'd', version: '1.0' },
+      { name: 'd', version: '2.0', repo: 'lookaside' },
+      { name: 'b', version: '1.0', requires: ['d'] },
+    ]);
+    const r = depsolve({ pool: repos.main, lookaside: repos.lookaside, arches: ['x86_64'], packages: ['a', 'b'] });
+    expect(selected(r)).toEqual(['a.noarch', 'b.noarch']);
+    expect(r.unresolved).toEqual([{ package: 'a-1.0-1.noarch', requirement: 'd = 1.0' }]);
+    expect(r.arches[0]!.lookaside.map((p) => `${p.name}-${p.version}`)).toEqual(['d-2.0']);
+    // Asking for d itself finds only the lookaside's build: not in the compose.
+    const asked = depsolve({ pool: repos.main, lookaside: repos.lookaside, arches: ['x86_64'], packages: ['d'] });
+    expect(asked.notInCompose).toEqual(['d']);
+    // Without the lookaside, main's d-1.0 is the latest and satisfies a.
+    const plain = depsolve({ pool: repos.main, arches: ['x86_64'], packages: ['a'] });
+    expect(selected(plain)).toEqual(['a.noarch', 'd.noarch']);
   });
 });

@@ -133,6 +133,20 @@ describe('depsolve', () => {
     expect(names(solve({ pool, packages: ['u'] }))).toEqual(['ao-longname.x86_64', 'u.noarch']);
   });
 
+  it('chooses the providers of all requirements of one package before adding any', () => {
+    const pool = [
+      pkg('u-1-1.noarch', { requires: ['ab-long', 'zcap'] }),
+      pkg('ab-long-1-1.noarch', { provides: ['zcap'] }),
+      pkg('a-1-1.noarch', { provides: ['zcap'] }),
+      pkg('v-1-1.noarch', { requires: ['ab-long'] }),
+      pkg('w-1-1.noarch', { requires: ['zcap'] }),
+    ];
+    // ab-long was not selected when u's requirements were looked up: zcap goes to a.
+    expect(names(solve({ pool, packages: ['u'] }))).toEqual(['a.noarch', 'ab-long.noarch', 'u.noarch']);
+    // A provider an earlier package brought in is "already selected" for later packages.
+    expect(names(solve({ pool, packages: ['v', 'w'] }))).toEqual(['ab-long.noarch', 'v.noarch', 'w.noarch']);
+  });
+
   it('prefers providers already selected', () => {
     const pool = [
       pkg('u-1-1.noarch', { requires: ['cap'] }),
@@ -261,19 +275,47 @@ describe('depsolve', () => {
 
     it('satisfies from the lookaside without including it or resolving its requirements', () => {
       const r = solve({ pool: main, lookaside, packages: ['u'] });
-      expect(names(r)).toEqual(['newer-provider.noarch', 'u.noarch']);
-      expect(r.arches[0]!.lookaside.map((p) => p.name).sort()).toEqual(['base', 'shared']);
+      expect(names(r)).toEqual(['u.noarch']);
+      expect(r.arches[0]!.lookaside.map((p) => p.name).sort()).toEqual(['base', 'libonly', 'shared']);
       expect(r.unresolved).toEqual([]);
     });
 
-    it('keeps only the providers with the highest EVR when a lookaside is configured (Pungi)', () => {
-      // libonly (1-1, lookaside, shorter name) loses to newer-provider-2-1 because of its version…
+    it('never compares versions across provider names, with or without a lookaside (Pungi)', () => {
+      // libonly (1-1, lookaside, shorter name) wins over newer-provider-2-1 despite its version…
       const r = solve({ pool: main, lookaside, packages: ['u'] });
-      expect(r.packages.map((s) => s.package.name)).toContain('newer-provider');
-      // …while without a lookaside the shorter name wins.
+      expect(r.packages.map((s) => s.package.name)).not.toContain('newer-provider');
+      // …as it does without a lookaside.
       const plain = solve({ pool: [...main, pkg('libonly-1-1.noarch')], packages: ['u'] });
       expect(plain.packages.map((s) => s.package.name)).toContain('libonly');
       expect(plain.packages.map((s) => s.package.name)).not.toContain('newer-provider');
+    });
+
+    it('takes the newest build of one name when it is arched in one repository and noarch in the other', () => {
+      const r = solve({
+        pool: [pkg('u-1-1.noarch', { requires: ['sw'] }), pkg('sw-1-1.x86_64')],
+        lookaside: [pkg('sw-2-1.noarch', { repo: 'la' })],
+        packages: ['u'],
+      });
+      expect(names(r)).toEqual(['u.noarch']);
+      expect(r.arches[0]!.lookaside.map((p) => `${p.name}-${p.version}.${p.arch}`)).toEqual(['sw-2.noarch']);
+    });
+
+    it('hides a main build behind a newer lookaside build of the same name.arch', () => {
+      const r = solve({
+        pool: [pkg('u-1-1.noarch', { requires: ['d = 1-1'] }), pkg('d-1-1.noarch')],
+        lookaside: [pkg('d-2-1.noarch', { repo: 'la' })],
+        packages: ['u'],
+      });
+      expect(names(r)).toEqual(['u.noarch']);
+      expect(r.unresolved).toEqual([{ package: 'u-1-1.noarch', requirement: 'd = 1-1' }]);
+      // nodeps never consults the lookaside's versions (Pungi's nodeps method does not read it).
+      const nodeps = solve({
+        pool: [pkg('d-1-1.noarch')],
+        lookaside: [pkg('d-2-1.noarch', { repo: 'la' })],
+        packages: ['d'],
+        noDeps: true,
+      });
+      expect(names(nodeps)).toEqual(['d.noarch']);
     });
 
     it('does not include a requested package that is only (or also) in the lookaside', () => {
