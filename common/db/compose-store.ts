@@ -138,6 +138,25 @@ function INSERT_BATCH_SQL(messaging: boolean): string {
 }
 
 /**
+ * The owners with `wait` composes, in the order the workers serve them: fewest composes being
+ * built, then served least recently (latest time_started; never served first), then waiting
+ * longest. Owners and their oldest waiting compose come from a skip scan of
+ * composes_waiting_idx, one probe per owner with waiting composes. (Ordering by (owner, id)
+ * rather than asking for min(id) of an owner keeps the planner on that index: with the owner
+ * fixed it may walk the primary key instead, through every older compose.)
+ */
+const FAIR_OWNER_ORDER_SQL = `WITH RECURSIVE waiting(owner, oldest) AS (
+    (SELECT owner, id FROM composes WHERE state = ${STATES.wait} ORDER BY owner, id LIMIT 1)
+    UNION ALL
+    SELECT n.owner, n.id FROM waiting w CROSS JOIN LATERAL (
+      SELECT owner, id FROM composes WHERE state = ${STATES.wait} AND owner > w.owner ORDER BY owner, id LIMIT 1) n)
+  SELECT w.owner FROM waiting w
+  ORDER BY
+    (SELECT count(*) FROM composes g WHERE g.owner = w.owner AND g.state = ${STATES.generating} AND g.worker IS NOT NULL),
+    (SELECT max(time_started) FROM composes s WHERE s.owner = w.owner AND s.time_started IS NOT NULL) NULLS FIRST,
+    w.oldest`;
+
+/**
  * `column = $n` for each extra, its value appended to `params`. The columns are the keys of
  * TransitionExtras, set by our own code, never by a request.
  */
@@ -370,23 +389,24 @@ export class ComposeStore {
       [messageId, now, worker],
     );
     if (taken) return taken;
-    const sql = this.withOutbox(
+    // Owners in the order they are served; then the oldest compose of the first one that still
+    // has one no other claimer holds. Every step is an index probe (composes_waiting_idx,
+    // composes_owner_started_idx), so the cost follows the number of waiting owners, not of
+    // waiting composes (sorting 126,000 waiting rows took 2 s).
+    const owners = await this.db.query<{ owner: string }>(FAIR_OWNER_ORDER_SQL);
+    const claim = this.withOutbox(
       `UPDATE composes SET state = ${STATES.generating}, state_reason = 'Compose thread started',
          time_started = $1, heartbeat_at = $1, worker = $2, attempts = attempts + 1
        WHERE state = ${STATES.wait} AND id = (
-         SELECT c.id FROM composes c
-         JOIN (SELECT owner, min(id) AS oldest FROM composes WHERE state = ${STATES.wait} GROUP BY owner) w USING (owner)
-         LEFT JOIN (SELECT owner, count(*) AS building FROM composes
-                    WHERE state = ${STATES.generating} AND worker IS NOT NULL GROUP BY owner) b USING (owner)
-         LEFT JOIN LATERAL (SELECT max(time_started) AS served FROM composes s
-                            WHERE s.owner = w.owner AND s.time_started IS NOT NULL) l ON true
-         WHERE c.state = ${STATES.wait}
-         ORDER BY coalesce(b.building, 0), l.served NULLS FIRST, w.oldest, c.id
-         LIMIT 1 FOR UPDATE OF c SKIP LOCKED)`,
+         SELECT id FROM composes WHERE state = ${STATES.wait} AND (owner, id) >= ($3, 0) AND owner <= $3
+         ORDER BY owner, id LIMIT 1 FOR UPDATE SKIP LOCKED)`,
       { event: true, work: false },
     );
-    const [row] = await this.db.query<ComposeRow>(sql, [now, worker]);
-    return row;
+    for (const { owner } of owners) {
+      const [row] = await this.db.query<ComposeRow>(claim, [now, worker, owner]);
+      if (row) return row;
+    }
+    return undefined;
   }
 
   /**
