@@ -10,7 +10,8 @@ import { ComposeLog } from './compose-log';
 import { describeTree, type Placed } from './repo/describe-tree';
 import { checkArch, ComposePaths, composeTopDir } from './repo/compose-paths';
 import { hashedPath, packageRelativePath, VARIANT } from './repo/layout';
-import { composeIdentity, composeinfoJson, productmdNevra, rpmsJson } from './repo/productmd';
+import { composeIdentity, composeinfoJson, productmdNevra, type RpmEntry, rpmsJson } from './repo/productmd';
+import { type ComposeTrees, planTrees } from './repo/trees';
 import { RepodataCache } from './repo/repodata-cache';
 import { repoFile } from './repo/repofile';
 import { DepsolveError, type DepsolveResult, depsolve, describeReason, type MultilibMethod } from './rpm/depsolve';
@@ -141,6 +142,10 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
   const pinned = await job.hooks.pinnedNevras();
   const solution = pinned ? pinnedSolution(compose, resolved, pinned) : (resolved.selection ?? solve(compose, resolved, log));
   phase(pinned ? `the package versions of compose ${compose.renewed_from} selected` : 'dependencies resolved');
+  // The os/, debug and source trees (Pungi's gather): the selection, the debuginfo of its
+  // builds and their source RPMs, from the same pool.
+  const trees = planTrees(solution, resolved.repos.flatMap((r) => r.packages));
+  for (const file of trees.sourcesMissing) log.warning(`The source RPM ${file} is not in the source; the source tree goes without it`);
 
   // A fresh tree beside the final one; leftovers of an attempt that died are removed first.
   for (const entry of await readdir(job.topDir)) {
@@ -150,18 +155,17 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
   const paths = new ComposePaths(tmp);
   try {
     const store = new PackageStore(path.join(job.targetDir, STORE_DIR));
-    const { byArch, unchecked } = await materialize(resolved.repos, solution, store, paths, log, signal);
+    const jobs = treeJobs(trees, paths, resolved.modulemd);
+    const { placed, unchecked } = await materialize(resolved.repos, jobs, store, paths, log, signal);
     phase('packages linked');
     const { afterDone } = await describeTree({
       cfg,
       tmp,
-      paths,
       published: path.join(job.topDir, 'compose'),
-      byArch,
+      trees: jobs.map((j) => ({ dir: j.dir, placed: placed.get(j) ?? [], modulesYaml: j.modulesYaml })),
       unchecked,
       store,
       repos: resolved.repos,
-      modulemd: resolved.modulemd,
       repodataCache: new RepodataCache(path.join(job.targetDir, REPODATA_CACHE_DIR)),
       log,
       signal,
@@ -173,7 +177,7 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
     const resultRepo = urls.result_repo || `file://${path.join(job.topDir, 'compose', VARIANT)}`;
     await writeFile(paths.repoFile(job.name), repoFile(job.name, resultRepo), { signal });
     await mkdir(path.dirname(paths.metadata('rpms.json')), { recursive: true });
-    await writeJson(paths.metadata('rpms.json'), rpmsJson(identity, byArch), signal);
+    await writeJson(paths.metadata('rpms.json'), rpmsJson(identity, rpmsByArch(trees, jobs, placed)), signal);
     await writeJson(paths.metadata('composeinfo.json'), composeinfoJson(identity, compose.arches), signal);
     await writeJson(paths.metadata('depsolve.json'), depsolveReport(solution), signal);
 
@@ -181,8 +185,13 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
     signal.throwIfAborted();
     await publishTree(tmp, path.join(job.topDir, 'compose'));
     phase('metadata written and tree published');
-    log.info(`Compose tree ready: ${solution.packages.length} packages in ${byArch.size} arch(es)`);
-    const nevras = Object.fromEntries([...byArch].map(([arch, placed]) => [arch, placed.map((p) => productmdNevra(p.pkg)).sort()]));
+    log.info(
+      `Compose tree ready: ${solution.packages.length} packages in ${trees.os.size} arch(es), ` +
+        `${new Set([...trees.debug.values()].flat()).size} debug packages, ${trees.source.length} source RPMs`,
+    );
+    // What a regenerated copy must select again: the solution (requested debug packages
+    // included); the debug and source trees follow from it.
+    const nevras = Object.fromEntries(solution.arches.map((a) => [a.arch, a.packages.map((p) => productmdNevra(p.package)).sort()]));
     return { ...resolved.extras, pungi_compose_id: identity.id, nevras, afterDone };
   } finally {
     await rm(tmp, { recursive: true, force: true });
@@ -282,46 +291,97 @@ function originsOf(repos: readonly PackageRepo[]): Map<RpmPackage, PackageRepo> 
   return map;
 }
 
-/** Stores every selected package once and links it into each arch tree that has it. */
+/** One repository directory of the compose tree and the packages it gets. */
+interface TreeJob {
+  /** Absolute directory (from ComposePaths) the repository is written in. */
+  dir: string;
+  /** The same directory relative to the compose dir, as rpms.json names paths. */
+  rel: string;
+  packages: readonly RpmPackage[];
+  /** modules.yaml to add to its repodata (module composes' os trees). */
+  modulesYaml?: string;
+}
+
+/** The compose's repositories: os/ and debug/tree of every arch, and the source tree. */
+function treeJobs(trees: ComposeTrees, paths: ComposePaths, modulemd: Readonly<Record<string, string>> | undefined): TreeJob[] {
+  const jobs: TreeJob[] = [];
+  for (const [arch, packages] of trees.os) {
+    jobs.push({ dir: paths.archRepo(arch), rel: path.posix.join(VARIANT, arch, 'os'), packages, modulesYaml: modulemd?.[arch] });
+    jobs.push({ dir: paths.debugRepo(arch), rel: path.posix.join(VARIANT, arch, 'debug', 'tree'), packages: trees.debug.get(arch) ?? [] });
+  }
+  jobs.push({ dir: paths.sourceRepo(), rel: path.posix.join(VARIANT, 'source', 'tree'), packages: trees.source });
+  return jobs;
+}
+
+/** Stores every package once and links it into each tree that has it; the placed packages per tree. */
 async function materialize(
   repos: readonly PackageRepo[],
-  solution: DepsolveResult,
+  jobs: readonly TreeJob[],
   store: PackageStore,
   paths: ComposePaths,
   log: ComposeLog,
   signal: AbortSignal,
-): Promise<{ byArch: Map<string, Placed[]>; unchecked: Unchecked[] }> {
+): Promise<{ placed: Map<TreeJob, Placed[]>; unchecked: Unchecked[] }> {
   const origins = originsOf(repos);
-  const byArch = new Map<string, Placed[]>();
-  const work: Array<{ arch: string; pkg: RpmPackage }> = [];
-  for (const arch of solution.arches) {
-    byArch.set(arch.arch, []);
-    // Only the arch tree: package folders are made below for the packages placed in them.
-    await mkdir(paths.archRepo(arch.arch), { recursive: true });
-    for (const { package: pkg } of arch.packages) work.push({ arch: arch.arch, pkg });
-  }
+  const placed = new Map<TreeJob, Placed[]>();
   const dirs = new Set<string>();
-  const taken = new Set<string>();
   const placements: Placement[] = [];
-  for (const { arch, pkg } of work) {
-    const repo = origins.get(pkg);
-    if (!repo) throw new ComposeError(`No repository holds ${nevra(pkg)}`);
-    let rel = packageRelativePath(pkg, repo.keepLayout === true);
-    // Two repositories may keep different packages at the same path.
-    if (taken.has(`${arch}/${rel}`)) rel = hashedPath(pkg);
-    if (taken.has(`${arch}/${rel}`)) throw new ComposeError(`Two different packages would both be ${arch}/${rel}`);
-    taken.add(`${arch}/${rel}`);
-    const dest = paths.package(arch, rel);
-    dirs.add(path.dirname(dest));
-    placements.push({ pkg, origin: repo.origin(pkg), dest });
-    byArch.get(arch)?.push({ pkg, path: path.posix.join(VARIANT, arch, 'os', rel) });
+  let count = 0;
+  const distinct = new Set<RpmPackage>();
+  for (const job of jobs) {
+    // Only the tree itself: package folders are made below for the packages placed in them.
+    await mkdir(job.dir, { recursive: true });
+    const list: Placed[] = [];
+    const taken = new Set<string>();
+    for (const pkg of job.packages) {
+      const repo = origins.get(pkg);
+      if (!repo) throw new ComposeError(`No repository holds ${nevra(pkg)}`);
+      let rel = packageRelativePath(pkg, repo.keepLayout === true);
+      // Two repositories may keep different packages at the same path.
+      if (taken.has(rel)) rel = hashedPath(pkg);
+      if (taken.has(rel)) throw new ComposeError(`Two different packages would both be ${job.rel}/${rel}`);
+      taken.add(rel);
+      const dest = paths.packageIn(job.dir, rel);
+      dirs.add(path.dirname(dest));
+      placements.push({ pkg, origin: repo.origin(pkg), dest });
+      list.push({ pkg, path: path.posix.join(job.rel, rel) });
+      count++;
+      distinct.add(pkg);
+    }
+    list.sort((a, b) => a.path.localeCompare(b.path));
+    placed.set(job, list);
   }
   for (const dir of dirs) await mkdir(dir, { recursive: true });
   const { imported, unchecked } = await store.placeAll(placements, signal);
-  const distinct = new Set(work.map((w) => w.pkg)).size;
-  log.info(`Linked ${work.length} packages (${distinct} distinct, ${imported} newly stored, ${distinct - imported} from the store)`);
-  for (const list of byArch.values()) list.sort((a, b) => a.path.localeCompare(b.path));
-  return { byArch, unchecked };
+  log.info(`Linked ${count} packages (${distinct.size} distinct, ${imported} newly stored, ${distinct.size - imported} from the store)`);
+  return { placed, unchecked };
+}
+
+/**
+ * rpms.json's entries per compose arch: its os/ packages (binary), its debug packages (debug),
+ * and the source RPMs of both (source), as Pungi lists them.
+ */
+function rpmsByArch(trees: ComposeTrees, jobs: readonly TreeJob[], placed: ReadonlyMap<TreeJob, Placed[]>): Map<string, RpmEntry[]> {
+  const placedOf = (pkgs: readonly RpmPackage[] | undefined): Placed[] => {
+    const job = jobs.find((j) => j.packages === pkgs);
+    return job ? (placed.get(job) ?? []) : [];
+  };
+  const sourcePlaced = new Map(placedOf(trees.source).map((p) => [`${p.pkg.name}-${p.pkg.version}-${p.pkg.release}.${p.pkg.arch}.rpm`, p]));
+  const out = new Map<string, RpmEntry[]>();
+  for (const arch of trees.os.keys()) {
+    const entries: RpmEntry[] = [];
+    const sources = new Set<Placed>();
+    for (const [category, list] of [['binary', placedOf(trees.os.get(arch))], ['debug', placedOf(trees.debug.get(arch))]] as const) {
+      for (const p of list) {
+        entries.push({ ...p, category });
+        const src = p.pkg.sourcerpm === null ? undefined : sourcePlaced.get(p.pkg.sourcerpm);
+        if (src) sources.add(src);
+      }
+    }
+    for (const src of sources) entries.push({ ...src, category: 'source' });
+    out.set(arch, entries);
+  }
+  return out;
 }
 
 /** compose/metadata/depsolve.json: why each package is in the compose, and what stayed unresolved. */

@@ -65,9 +65,23 @@ export class ComposePaths {
     return this.inside(`the repository of arch ${quote(arch)}`, VARIANT, checkArch(arch), 'os');
   }
 
+  /** `<root>/Temporary/source/tree`: the source RPMs of the compose (Pungi's source tree). */
+  sourceRepo(): string {
+    return this.inside('the source repository', VARIANT, 'source', 'tree');
+  }
+
+  /** `<root>/Temporary/<arch>/debug/tree`: the debuginfo packages of one compose arch. */
+  debugRepo(arch: string): string {
+    return this.inside(`the debug repository of arch ${quote(arch)}`, VARIANT, checkArch(arch), 'debug', 'tree');
+  }
+
   /** Where a package goes in an arch repository, `rel` from packageRelativePath / hashedPath. */
   package(arch: string, rel: string): string {
-    const repo = this.archRepo(arch);
+    return this.packageIn(this.archRepo(arch), rel);
+  }
+
+  /** Where a package goes in `repo` (one of the repository directories above). */
+  packageIn(repo: string, rel: string): string {
     const p = path.resolve(repo, rel);
     if (!isInside(repo, p) || p === repo || path.relative(repo, p).split(path.sep)[0] === 'repodata') {
       throw new ComposeError(`Refusing to place a package outside its arch repository: location ${quote(rel)}`);

@@ -8,26 +8,31 @@ import { readPackageChecksums } from '../rpm/repodata';
 import type { PackageRepo } from '../sources/types';
 import { checkAgainst, type PackageStore, type Unchecked } from '../store/package-store';
 import { createrepo } from './createrepo';
-import type { ComposePaths } from './compose-paths';
 import { addModulesMetadata } from './modifyrepo';
 import type { RepodataCache } from './repodata-cache';
 
-/** A package in an arch tree: `path` relative to the compose dir (as rpms.json has it). */
+/** A package in a tree: `path` relative to the compose dir (as rpms.json has it). */
 export type Placed = { pkg: RpmPackage; path: string };
+
+/** One repository of the compose: its directory and the packages placed in it. */
+export interface TreeToDescribe {
+  dir: string;
+  placed: readonly Placed[];
+  /** modules.yaml to add to its repodata (module composes). */
+  modulesYaml?: string;
+}
 
 export interface DescribeTreeJob {
   cfg: Config;
-  /** The tree being built (and its confined paths), and where it will be published. */
+  /** The tree being built and where it will be published. */
   tmp: string;
-  paths: ComposePaths;
   published: string;
-  byArch: ReadonlyMap<string, readonly Placed[]>;
+  /** Every repository of the tree (os/, debug/tree of each arch, the source tree). */
+  trees: readonly TreeToDescribe[];
   /** Local packages linked straight from their repository, not checked yet. */
   unchecked: readonly Unchecked[];
   store: PackageStore;
   repos: readonly PackageRepo[];
-  /** modules.yaml per arch, for module composes. */
-  modulemd?: Readonly<Record<string, string>>;
   repodataCache: RepodataCache;
   log: ComposeLog;
   signal: AbortSignal;
@@ -45,20 +50,19 @@ export interface DescribeTreeJob {
  * compose is done: entering the files createrepo_c checked into the store.
  */
 export async function describeTree(job: DescribeTreeJob): Promise<{ afterDone?: () => Promise<void> }> {
-  const { byArch, unchecked, store, log, signal } = job;
-  const arches = [...byArch.keys()];
+  const { trees, unchecked, store, log, signal } = job;
   // Repodata enters the cache only once the packages it describes are checked.
   const built: Array<{ key: string; dir: string }> = [];
-  const repodata = async (arch: string, reuseFrom: readonly string[] | undefined, stop: AbortSignal): Promise<void> => {
-    const made = await buildRepodata(arch, byArch.get(arch) ?? [], job, reuseFrom, stop);
+  const repodata = async (tree: TreeToDescribe, reuseFrom: readonly string[] | undefined, stop: AbortSignal): Promise<void> => {
+    const made = await buildRepodata(tree, job, reuseFrom, stop);
     if (made) built.push(made);
   };
   let afterDone: (() => Promise<void>) | undefined;
-  if (checkWithCreaterepo(unchecked, byArch)) {
+  if (checkWithCreaterepo(unchecked, trees)) {
     log.info(`Checking ${unchecked.length} new packages against the checksums createrepo_c computes`);
-    await eachLimit(arches, 2, (arch) => repodata(arch, undefined, signal));
+    await eachLimit(trees, 2, (tree) => repodata(tree, undefined, signal));
     job.phase('repodata written');
-    const sums = await describedChecksums(job.paths, arches);
+    const sums = await describedChecksums(trees);
     const undescribed = unchecked.filter((u) => !sums.has(u.file));
     if (undescribed.length) {
       // createrepo_c skips what it cannot read as an RPM (and says so in the log); hashing
@@ -73,7 +77,7 @@ export async function describeTree(job: DescribeTreeJob): Promise<{ afterDone?: 
     if (unchecked.length) log.info(`Checking ${unchecked.length} new packages while createrepo_c runs`);
     await bothOrNeither(
       () => store.checkAndStore(unchecked),
-      (stop) => eachLimit(arches, 2, (arch) => repodata(arch, reusableMetadata(job.repos, byArch.get(arch) ?? []), stop)),
+      (stop) => eachLimit(trees, 2, (tree) => repodata(tree, reusableMetadata(job.repos, tree.placed), stop)),
       signal,
     );
   }
@@ -87,43 +91,40 @@ export async function describeTree(job: DescribeTreeJob): Promise<{ afterDone?: 
  * the compose's bytes (createrepo_c then hashes every file, the stored ones too) and the
  * metadata gives sha256 for each, the checksum createrepo_c computes.
  */
-function checkWithCreaterepo(unchecked: readonly Unchecked[], byArch: ReadonlyMap<string, readonly Placed[]>): boolean {
+function checkWithCreaterepo(unchecked: readonly Unchecked[], trees: readonly TreeToDescribe[]): boolean {
   if (!unchecked.length || unchecked.some((u) => u.pkg.checksum.type.toLowerCase() !== 'sha256')) return false;
   let all = 0;
-  for (const pkg of new Set([...byArch.values()].flatMap((placed) => placed.map((p) => p.pkg)))) all += pkg.size;
+  for (const pkg of new Set(trees.flatMap((tree) => tree.placed.map((p) => p.pkg)))) all += pkg.size;
   const fresh = unchecked.reduce((sum, u) => sum + u.pkg.size, 0);
   return fresh * 2 >= all;
 }
 
-/** sha256 of every package file createrepo_c described in the arch trees, by absolute path. */
-async function describedChecksums(paths: ComposePaths, arches: readonly string[]): Promise<Map<string, string>> {
+/** sha256 of every package file createrepo_c described in the trees, by absolute path. */
+async function describedChecksums(trees: readonly TreeToDescribe[]): Promise<Map<string, string>> {
   const sums = new Map<string, string>();
-  for (const arch of arches) {
-    const dir = paths.archRepo(arch);
+  for (const { dir } of trees) {
     for (const [location, sum] of await readPackageChecksums(dir)) if (sum.type === 'sha256') sums.set(path.join(dir, location), sum.value);
   }
   return sums;
 }
 
 /**
- * repodata/ of one arch tree: from the cache when the same packages had it before (only when
+ * repodata/ of one tree: from the cache when the same packages had it before (only when
  * reusing metadata), else createrepo_c (and modifyrepo_c for modules); then the cache key and
  * repository to save once checked. `reuseFrom` undefined: describe every file afresh.
  */
 async function buildRepodata(
-  arch: string,
-  placed: readonly Placed[],
+  tree: TreeToDescribe,
   job: DescribeTreeJob,
   reuseFrom: readonly string[] | undefined,
   signal: AbortSignal,
 ): Promise<{ key: string; dir: string } | undefined> {
-  const dir = job.paths.archRepo(arch);
-  const modulesYaml = job.modulemd?.[arch];
+  const { dir, placed, modulesYaml } = tree;
   // modules.yaml is part of the repodata: the same packages with other (or no) module
   // metadata must not share a cache entry.
   const key = job.repodataCache.key(placed, modulesYaml);
   if (reuseFrom && (await job.repodataCache.restore(key, dir))) {
-    job.log.info(`Reusing the repodata of an earlier tree with the same ${placed.length} packages for ${arch}`);
+    job.log.info(`Reusing the repodata of an earlier tree with the same ${placed.length} packages for ${path.relative(job.tmp, dir)}`);
     return undefined;
   }
   await createrepo(dir, { command: job.cfg.createrepo_c, log: job.log, signal, reuseFrom });

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import type { KojiRpmPackage } from '../koji/package';
 import type { RpmPackage } from '../rpm/model';
-import { isDebugName } from '../rpm/multilib';
 import { VARIANT } from './layout';
 
 /** productmd's compose type suffixes (`.t` for test, none for production). */
@@ -54,15 +53,25 @@ function sigkeyOf(pkg: RpmPackage): string | null {
   return koji?.sigkey ? koji.sigkey : null;
 }
 
-/** compose/metadata/rpms.json: for each arch, source RPM → its RPMs in this compose, with paths. */
-export function rpmsJson(c: ComposeIdentity, byArch: ReadonlyMap<string, readonly { pkg: RpmPackage; path: string }[]>): unknown {
+/** One RPM of an arch in rpms.json: where it is in the compose and which tree it belongs to. */
+export interface RpmEntry {
+  pkg: RpmPackage;
+  path: string;
+  category: 'binary' | 'debug' | 'source';
+}
+
+/**
+ * compose/metadata/rpms.json: for each arch, source RPM → its RPMs in this compose (binary and
+ * debug ones, and the source RPM itself when the source tree has it), with paths.
+ */
+export function rpmsJson(c: ComposeIdentity, byArch: ReadonlyMap<string, readonly RpmEntry[]>): unknown {
   const variant: Record<string, Record<string, Record<string, { category: string; path: string; sigkey: string | null }>>> = {};
   for (const [arch, entries] of byArch) {
     const archMap: Record<string, Record<string, { category: string; path: string; sigkey: string | null }>> = {};
-    for (const { pkg, path: p } of entries) {
-      const srpm = sourceNevra(pkg);
+    for (const { pkg, path: p, category } of entries) {
+      const srpm = category === 'source' ? productmdNevra(pkg) : sourceNevra(pkg);
       archMap[srpm] ??= {};
-      archMap[srpm][productmdNevra(pkg)] = { category: isDebugName(pkg.name) ? 'debug' : 'binary', path: p, sigkey: sigkeyOf(pkg) };
+      archMap[srpm][productmdNevra(pkg)] = { category, path: p, sigkey: sigkeyOf(pkg) };
     }
     variant[arch] = archMap;
   }
@@ -71,7 +80,8 @@ export function rpmsJson(c: ComposeIdentity, byArch: ReadonlyMap<string, readonl
 
 /** compose/metadata/composeinfo.json: the release and the one variant with its per-arch paths. */
 export function composeinfoJson(c: ComposeIdentity, arches: readonly string[]): unknown {
-  const perArch = (sub: string): Record<string, string> => Object.fromEntries(arches.map((a) => [a, path.posix.join(VARIANT, a, 'os', sub)]));
+  const perArch = (...sub: string[]): Record<string, string> => Object.fromEntries(arches.map((a) => [a, path.posix.join(VARIANT, a, ...sub)]));
+  const source = (sub: string): Record<string, string> => Object.fromEntries(arches.map((a) => [a, path.posix.join(VARIANT, 'source', 'tree', sub)]));
   return {
     header: header('composeinfo'),
     payload: {
@@ -84,7 +94,17 @@ export function composeinfoJson(c: ComposeIdentity, arches: readonly string[]): 
           name: VARIANT,
           type: 'variant',
           arches: [...arches].sort(),
-          paths: { os_tree: perArch(''), repository: perArch(''), packages: perArch('Packages') },
+          paths: {
+            os_tree: perArch('os'),
+            repository: perArch('os'),
+            packages: perArch('os', 'Packages'),
+            source_tree: source(''),
+            source_repository: source(''),
+            source_packages: source('Packages'),
+            debug_tree: perArch('debug', 'tree'),
+            debug_repository: perArch('debug', 'tree'),
+            debug_packages: perArch('debug', 'tree', 'Packages'),
+          },
         },
       },
     },
