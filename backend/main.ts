@@ -1,5 +1,4 @@
 import type { Services } from '../common/services';
-import { refuseForeignTargetDir } from '../common/target-dir-owner';
 import { Beat } from './beat/beat';
 import { createBuildCompose } from './pipeline';
 import { Worker } from './worker';
@@ -10,7 +9,7 @@ export async function startWorker(s: Services): Promise<Worker> {
     store: s.store,
     broker: s.broker,
     log: s.log,
-    build: createBuildCompose({ cfg: s.cfg, checkTargetDir: (dir) => refuseForeignTargetDir(dir, s.db) }),
+    build: createBuildCompose({ cfg: s.cfg }),
     outboxWritten: () => s.relay.kick(),
   });
   await worker.start();

@@ -6,6 +6,7 @@ import type { Config } from '../common/config';
 import type { ComposeRow } from '../common/db/entities';
 import { bitNames, FLAGS, MULTILIB_METHODS, RESULTS, sourceTypeName } from '../common/enums';
 import { ComposeError } from '../common/errors';
+import { refuseForeignTargetDir } from '../common/target-dir-owner';
 import { ComposeLog } from './compose-log';
 import { describeTree, type Placed } from './repo/describe-tree';
 import { checkArch, ComposePaths, composeTopDir } from './repo/compose-paths';
@@ -35,11 +36,6 @@ export interface PipelineDeps {
   cfg: Config;
   metadata?: MetadataCache;
   clock?: () => Date;
-  /**
-   * Refuses (throws a ComposeError) a target dir this server must not write in: one that
-   * belongs to another database (common/target-dir-owner.ts). Called before anything is written.
-   */
-  checkTargetDir?: (dir: string) => Promise<void>;
 }
 
 function flagSet(compose: ComposeRow, flag: keyof typeof FLAGS): boolean {
@@ -59,7 +55,8 @@ export function createBuildCompose(deps: PipelineDeps): BuildCompose {
     // Before anything touches the disk: a row names its target dir, and a row may come from
     // an older server or a hostile work message.
     const targetDir = configuredTargetDir(deps.cfg, compose);
-    await deps.checkTargetDir?.(targetDir);
+    // A target dir of another database holds other composes under our ids (target-dir-owner.ts).
+    await refuseForeignTargetDir(targetDir, await hooks.databaseIdentity());
     return buildCompose(deps.cfg, metadata, clock, compose, signal, hooks);
   };
 }

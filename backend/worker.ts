@@ -36,6 +36,8 @@ export interface BuildHooks {
   reuse(candidate: number, extras: TransitionExtras): Promise<'done' | 'waiting' | 'gone' | 'lost'>;
   /** For a regenerated copy: the package versions of the compose it repeats. */
   pinnedNevras(): Promise<ResolvedNevras | undefined>;
+  /** The identity of this worker's database, which names the target dirs it may build in. */
+  databaseIdentity(): Promise<string>;
 }
 
 /**
@@ -238,6 +240,7 @@ export class Worker {
         }),
       reuseCandidates: (resolved, sameEvent) => step('cannot look for a compose to reuse', () => store.reuseCandidates(resolved, sameEvent)),
       reuse: (candidate, extras) => step('cannot record the reuse', () => store.reuse(compose.id, this.name, candidate, this.clock(), extras)),
+      databaseIdentity: () => step('cannot read the database identity', () => store.databaseIdentity()),
       pinnedNevras: () =>
         step('cannot read the package versions to repeat', async () =>
           compose.renewed_from === null ? undefined : store.resolvedNevras(compose.renewed_from),

@@ -128,9 +128,9 @@ export async function claimTargetDir(dir: string, identity: string): Promise<Tar
  * to another database, whose compose directories carry the same ids as ours (building there
  * would write into its composes).
  */
-export async function refuseForeignTargetDir(dir: string, db: Queryable): Promise<void> {
+export async function refuseForeignTargetDir(dir: string, identity: string): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const ownership = await claimTargetDir(dir, await databaseIdentity(db));
+  const ownership = await claimTargetDir(dir, identity);
   if (ownership.status === 'foreign') {
     throw new ComposeError(
       `The target directory of this compose belongs to another ODCS database (see its ${OWNER_MARKER} file); this server does not write there.`,

@@ -1,4 +1,5 @@
 import { STATES, type State } from '../enums';
+import { databaseIdentity } from '../target-dir-owner';
 import type { Database, Queryable } from './database';
 import { COMPOSE_COLUMNS, type ComposeRow, type NewCompose } from './entities';
 
@@ -223,10 +224,18 @@ interface OutboxWrites {
  * together or not at all (the transactional outbox).
  */
 export class ComposeStore {
+  private identity?: string;
+
   constructor(
     private readonly db: Database,
     private readonly messaging: boolean,
   ) {}
+
+  /** The identity of this database (common/target-dir-owner.ts); it never changes, so it is read once. */
+  async databaseIdentity(): Promise<string> {
+    this.identity ??= await databaseIdentity(this.db);
+    return this.identity;
+  }
 
   private withOutbox(modify: string, writes: OutboxWrites): string {
     const parts = [`WITH c AS (${modify} RETURNING *)`];

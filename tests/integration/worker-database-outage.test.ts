@@ -55,6 +55,8 @@ it('waits for the database during the build instead of failing the compose', asy
       await proxy.down();
       const back = new Promise<void>((resolve) => setTimeout(() => void proxy.up().then(() => resolve()), 1500));
       stepsDuringOutage += 1;
+      // The first step of the engine, before it touches the target dir (common/target-dir-owner.ts).
+      expect(await hooks.databaseIdentity()).toMatch(/^[0-9a-f-]{36}$/);
       await hooks.resolved({ koji_event: 1700000000 });
       stepsDuringOutage += 1;
       expect(await hooks.pinnedNevras()).toBeUndefined();

@@ -16,7 +16,19 @@ export function postmastersOf(pgDir: string): number[] {
     const d = argv.indexOf('-D');
     if (path.basename(argv[0] ?? '') === 'postgres' && d > 0 && argv[d + 1] === pgDir) out.push(Number(entry));
   }
-  return out;
+  // A backend the postmaster has just forked shows the postmaster's command line until it sets
+  // its own title: count only processes whose parent is not one of them.
+  return out.filter((pid) => !out.includes(parentOf(pid)));
+}
+
+function parentOf(pid: number): number {
+  try {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
 }
 
 /** Whether process `pid` exists (and is not a zombie we could still reap). */
