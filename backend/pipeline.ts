@@ -142,7 +142,10 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
   // The os/, debug and source trees (Pungi's gather): the selection, the debuginfo of its
   // builds and their source RPMs, from the same pool.
   const trees = planTrees(solution, resolved.repos.flatMap((r) => r.packages));
-  for (const file of trees.sourcesMissing) log.warning(`The source RPM ${file} is not in the source; the source tree goes without it`);
+  if (trees.sourcesMissing.length) {
+    const shown = trees.sourcesMissing.slice(0, 20).join(' ');
+    log.info(`${trees.sourcesMissing.length} source RPM(s) are not in the source, so not in the source tree: ${shown}${trees.sourcesMissing.length > 20 ? ' …' : ''}`);
+  }
 
   // A fresh tree beside the final one; leftovers of an attempt that died are removed first.
   for (const entry of await readdir(job.topDir)) {

@@ -4,6 +4,7 @@
  * compose/Temporary/<arch>/debug/tree, each with its own repodata, listed in rpms.json with
  * categories `source` and `debug`; a requested debuginfo package never lands in os/; a source
  * without SRPMs or debuginfo gives empty trees. The .repo file keeps ODCS's single section.
+ * Repo sources take them from the repository, Koji sources from the same builds.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -13,20 +14,32 @@ import { readRepository } from '../../backend/rpm/repodata';
 import type { ComposeRow } from '../../common/db/entities';
 import { STATES } from '../../common/enums';
 import { buildSourceDebugRepos, type SourceDebugRepos } from '../fixtures/build-source-debug-repos';
+import { KojiHubDouble } from '../servers/koji-hub';
 import { composeDir as composeDirOf, dnfInstallFromRepofile, requestCompose } from '../support/compose-e2e';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let fixtures: SourceDebugRepos;
 let t: TestStack;
 let work: string;
+let hub: KojiHubDouble;
 
 beforeAll(async () => {
   fixtures = await buildSourceDebugRepos();
   work = await mkdtemp(path.join(tmpdir(), 'odcs-source-debug-'));
-  t = await startTestStack({ listen: true, worker: true, relay: true, config: { allowed_repo_roots: [fixtures.dir] } });
+  hub = new KojiHubDouble();
+  const address = await hub.start();
+  hub.addTag('sd');
+  for (const b of fixtures.builds) hub.tagBuild('sd', (await hub.importBuild(b.rpms)).nvr);
+  t = await startTestStack({
+    listen: true,
+    worker: true,
+    relay: true,
+    config: { allowed_repo_roots: [fixtures.dir], koji_url: address.hubUrl, koji_topurl: address.topurl, allowed_source_types: ['repo', 'tag', 'build'] },
+  });
 }, 180000);
 afterAll(async () => {
   await t?.close();
+  await hub?.stop();
   await rm(work, { recursive: true, force: true });
 });
 
@@ -126,5 +139,26 @@ describe('a repository without source or debuginfo RPMs', () => {
     expect(await readdir(tree(row, 'source', 'tree'))).toEqual(['repodata']);
     const rpms = await rpmsJson(row);
     expect(Object.values(rpms.x86_64!).flatMap((e) => Object.values(e).map((x) => x.category))).toEqual(['binary', 'binary']);
+  }, 120000);
+});
+
+describe('Koji sources', () => {
+  it('take the source RPMs and debuginfo of the gathered builds from Koji (tag)', async () => {
+    const row = await requestCompose(t, { source: { type: 'tag', source: 'sd', packages: ['sdapp'] } });
+    expect(row.state_reason).toBe('Compose is generated successfully');
+    expect(await described(tree(row, 'x86_64', 'os'))).toEqual(['sdapp-1.0-1.x86_64.rpm', 'sdlib-2.0-1.noarch.rpm']);
+    expect(await described(tree(row, 'x86_64', 'debug', 'tree'))).toEqual(['sdapp-debuginfo-1.0-1.x86_64.rpm', 'sdapp-debugsource-1.0-1.x86_64.rpm']);
+    expect(await described(tree(row, 'source', 'tree'))).toEqual(['sdapp-1.0-1.src.rpm', 'sdlib-2.0-1.src.rpm']);
+    const rpms = await rpmsJson(row);
+    expect(rpms.x86_64!['sdapp-0:1.0-1.src']!['sdapp-0:1.0-1.src']!.category).toBe('source');
+    expect(rpms.x86_64!['sdapp-0:1.0-1.src']!['sdapp-debuginfo-0:1.0-1.x86_64']!.category).toBe('debug');
+  }, 120000);
+
+  it('take them from the named builds (build)', async () => {
+    const row = await requestCompose(t, { source: { type: 'build', builds: ['sdother-3.0-1'], packages: ['sdother'] } });
+    expect(row.state_reason).toBe('Compose is generated successfully');
+    expect(await described(tree(row, 'x86_64', 'os'))).toEqual(['sdother-3.0-1.x86_64.rpm']);
+    expect(await described(tree(row, 'x86_64', 'debug', 'tree'))).toEqual(['sdother-debuginfo-3.0-1.x86_64.rpm']);
+    expect(await described(tree(row, 'source', 'tree'))).toEqual(['sdother-3.0-1.src.rpm']);
   }, 120000);
 });

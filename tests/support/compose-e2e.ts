@@ -37,12 +37,18 @@ export function composeDir(t: TestStack, row: Pick<ComposeRow, 'id'>): string {
   return path.join(t.cfg.target_dir, `odcs-${row.id}`);
 }
 
-/** rpms.json of the compose: arch -> RPM NEVRA -> its entry. */
+/**
+ * rpms.json of the compose: arch -> RPM NEVRA -> its entry, for the binary and debug RPMs (the
+ * source RPMs of the source tree are left out; tests/e2e/source-debug-trees.test.ts checks them).
+ */
 export async function composeRpms(t: TestStack, row: Pick<ComposeRow, 'id'>): Promise<Map<string, { path: string; sigkey: string | null; arch: string }>> {
   const rpms = JSON.parse(await readFile(path.join(composeDir(t, row), 'compose', 'metadata', 'rpms.json'), 'utf8'));
   const out = new Map<string, { path: string; sigkey: string | null; arch: string }>();
-  for (const [arch, bySrpm] of Object.entries(rpms.payload.rpms.Temporary as Record<string, Record<string, Record<string, { path: string; sigkey: string | null }>>>)) {
-    for (const entries of Object.values(bySrpm)) for (const [nevra, e] of Object.entries(entries)) out.set(nevra, { ...e, arch });
+  type Entry = { path: string; sigkey: string | null; category: string };
+  for (const [arch, bySrpm] of Object.entries(rpms.payload.rpms.Temporary as Record<string, Record<string, Record<string, Entry>>>)) {
+    for (const entries of Object.values(bySrpm)) {
+      for (const [nevra, e] of Object.entries(entries)) if (e.category !== 'source') out.set(nevra, { ...e, arch });
+    }
   }
   return out;
 }
