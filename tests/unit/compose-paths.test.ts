@@ -13,6 +13,13 @@ describe('ComposePaths', () => {
     expect(paths.package('x86_64', 'Packages/a/app-1-1.noarch.rpm')).toBe(`${root}/Temporary/x86_64/os/Packages/a/app-1-1.noarch.rpm`);
     expect(paths.repoFile('odcs-7')).toBe(`${root}/Temporary/odcs-7.repo`);
     expect(paths.metadata('rpms.json')).toBe(`${root}/metadata/rpms.json`);
+    expect(paths.sourceRepo()).toBe(`${root}/Temporary/source/tree`);
+    expect(paths.debugRepo('x86_64')).toBe(`${root}/Temporary/x86_64/debug/tree`);
+    expect(paths.packageIn(paths.debugRepo('x86_64'), 'Packages/a/app-debuginfo-1-1.x86_64.rpm')).toBe(
+      `${root}/Temporary/x86_64/debug/tree/Packages/a/app-debuginfo-1-1.x86_64.rpm`,
+    );
+    expect(() => paths.debugRepo('../../..')).toThrow(ComposeError);
+    expect(() => paths.packageIn(paths.sourceRepo(), 'repodata/repomd.xml')).toThrow(ComposeError);
   });
 
   it.each(['..', '.', '', '../../../odcs-21/compose/Temporary/x86_64', 'x86_64/../../..', '__proto__', 'constructor', '$basearch', 'x86_64 '])(
