@@ -128,7 +128,7 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
   if (!handler) throw new ComposeError(`Source type "${typeName}" is not supported by this server yet.`);
 
   const phase = phaseTimer(log);
-  const ctx = { cfg, log, metadata, signal };
+  const ctx: SourceContext = { cfg, log, metadata, signal, recordExtras: (extras) => job.hooks.resolved(extras) };
   const resolved = await handler.resolve(compose, ctx);
   phase('source resolved');
   await job.hooks.resolved(resolved.extras);
@@ -146,6 +146,9 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
     const shown = trees.sourcesMissing.slice(0, 20).join(' ');
     log.info(`${trees.sourcesMissing.length} source RPM(s) are not in the source, so not in the source tree: ${shown}${trees.sourcesMissing.length > 20 ? ' …' : ''}`);
   }
+  // Only what the compose takes must be obtainable (Pungi's package set allows the rest).
+  const taken = [...new Set([...trees.os.values(), ...trees.debug.values(), trees.source].flat())];
+  for (const repo of resolved.repos) repo.checkSelection?.(taken);
 
   // A fresh tree beside the final one; leftovers of an attempt that died are removed first.
   for (const entry of await readdir(job.topDir)) {

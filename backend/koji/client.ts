@@ -130,6 +130,14 @@ export class KojiClient {
     return toEvent(await this.call('getLastEvent'), 'getLastEvent');
   }
 
+  /**
+   * The event `id`. Koji's getEvent is strict by default: an event the hub does not have (a
+   * future one) is Fault 1000 "query returned no rows", which this passes on as a KojiFault.
+   */
+  async getEvent(id: number): Promise<KojiEvent> {
+    return toEvent(await this.call('getEvent', [id]), 'getEvent');
+  }
+
   /** The tag by name or id (as it was at `event`), or null when there is no such tag. */
   async getTag(tag: string | number, options: { event?: number; strict?: boolean } = {}): Promise<KojiTag | null> {
     const v = await this.call('getTag', [tag], { event: options.event, strict: options.strict || undefined });

@@ -22,6 +22,8 @@ import type { XmlRpcValue } from './xmlrpc';
 import { eachLimit } from '../../common/concurrency';
 
 /** Bump when PACKAGE_HEADERS or the stored form changes, so old entries stop matching. */
+// Not bumped for exclusivearch/excludearch: they are read from SRPMs only, which no earlier
+// version cached, and an entry of a binary RPM without them stays right.
 const VERSION = 'v1';
 
 export interface HeaderFetchStats {

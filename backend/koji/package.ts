@@ -76,7 +76,15 @@ export const PACKAGE_HEADERS: readonly string[] = [
   'basenames',
   'dirnames',
   'dirindexes',
+  // Read from SRPMs: Pungi applies them to the build's noarch RPMs (koji-pool.ts).
+  'exclusivearch',
+  'excludearch',
 ];
+
+/** ExclusiveArch / ExcludeArch of a (source) RPM's header fields; empty lists when unset. */
+export function archRestrictions(headers: RpmHeaderFields, what = 'rpm'): { exclusiveArch: string[]; excludeArch: string[] } {
+  return { exclusiveArch: strings(headers['exclusivearch'], `${what}: exclusivearch`), excludeArch: strings(headers['excludearch'], `${what}: excludearch`) };
+}
 
 /** Where a Koji-sourced package came from, beside the plain package data. */
 export interface KojiPackageOrigin {

@@ -6,7 +6,8 @@
  * unsigned copy is always available; signed copies only for the keys Koji has signatures of.
  *
  * Every RPM without an acceptable copy is named in one error, so a release engineer sees the
- * whole list at once.
+ * whole list at once. Which RPMs must have one is the caller's choice: a Koji pool asks it only
+ * of the RPMs the compose takes (sortRpmCopies + unsignedRpmsError), as Pungi does.
  */
 import { ComposeError } from '../../common/errors';
 import { nevra } from '../rpm/model';
@@ -84,9 +85,35 @@ export function chooseRpmCopies<R extends RpmNvra & { epoch?: number | null }>(
   sigkeys: readonly string[],
   topurl: string,
 ): Array<ChosenRpm<R>> {
+  const { chosen, missing } = sortRpmCopies(candidates, sigkeys, topurl);
+  if (missing.length > 0) throw unsignedRpmsError(sigkeys, missing.map((m) => m.unsigned));
+  return chosen;
+}
+
+/** An RPM without a copy signed with any of the compose's sigkeys. */
+export interface RpmWithoutCopy<R extends RpmNvra = KojiRpm> {
+  rpm: R;
+  build: KojiBuildNvr;
+  unsigned: UnsignedRpm;
+}
+
+/** UnsignedRpmsError for these RPMs, sorted by NEVRA. */
+export function unsignedRpmsError(sigkeys: readonly string[], rpms: readonly UnsignedRpm[]): UnsignedRpmsError {
+  return new UnsignedRpmsError(preferenceOrder(sigkeys), [...rpms].sort((a, b) => a.nevra.localeCompare(b.nevra)));
+}
+
+/**
+ * Like chooseRpmCopies, without failing: the RPMs that have an acceptable copy, and those that
+ * have none. Pungi allows such RPMs in a package set and fails only when one is gathered.
+ */
+export function sortRpmCopies<R extends RpmNvra & { epoch?: number | null }>(
+  candidates: Iterable<RpmWithSignatures<R>>,
+  sigkeys: readonly string[],
+  topurl: string,
+): { chosen: Array<ChosenRpm<R>>; missing: Array<RpmWithoutCopy<R>> } {
   const order = preferenceOrder(sigkeys);
   const chosen: Array<ChosenRpm<R>> = [];
-  const missing: UnsignedRpm[] = [];
+  const missing: Array<RpmWithoutCopy<R>> = [];
   for (const c of candidates) {
     const have = new Set<string>(['']);
     for (const k of c.sigkeys) have.add(normalizeSigkey(k ?? ''));
@@ -98,16 +125,12 @@ export function chooseRpmCopies<R extends RpmNvra & { epoch?: number | null }>(
       });
     if (copies.length === 0) {
       const available = [...have].sort((a, b) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b)));
-      missing.push({ nevra: nevra({ ...c.rpm, epoch: c.rpm.epoch ?? 0 }), available });
+      missing.push({ rpm: c.rpm, build: c.build, unsigned: { nevra: nevra({ ...c.rpm, epoch: c.rpm.epoch ?? 0 }), available } });
       continue;
     }
     chosen.push({ rpm: c.rpm, build: c.build, ...copies[0]!, copies });
   }
-  if (missing.length > 0) {
-    missing.sort((a, b) => a.nevra.localeCompare(b.nevra));
-    throw new UnsignedRpmsError(order, missing);
-  }
-  return chosen;
+  return { chosen, missing };
 }
 
 /**

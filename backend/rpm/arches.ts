@@ -64,3 +64,16 @@ export function archSet(arch: string, multilib: boolean): ArchSet {
     multilib: new Set(ml),
   };
 }
+
+/**
+ * Whether a package's ExclusiveArch / ExcludeArch (copied from its SRPM onto noarch packages)
+ * keep it out of the tree of `set.arch`. As Pungi's package set: the arches that count are the
+ * tree's native arches without noarch and without multilib ones; an ExcludeArch naming one of
+ * them excludes, an ExclusiveArch naming none of them excludes.
+ */
+export function excludedFromArch(pkg: { exclusiveArch?: readonly string[]; excludeArch?: readonly string[] }, set: ArchSet): boolean {
+  const arches = [...set.native].filter((a) => a !== 'noarch');
+  if (pkg.excludeArch?.some((a) => arches.includes(a))) return true;
+  if (pkg.exclusiveArch?.length && !pkg.exclusiveArch.some((a) => arches.includes(a))) return true;
+  return false;
+}

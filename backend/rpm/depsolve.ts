@@ -28,7 +28,7 @@
  * Rich dependencies are resolved by their meaning (see resolveExpr), where Pungi would hand
  * them to libsolv's whatprovides; an `or` picks one alternative with the same heuristic.
  */
-import { archSet, type ArchSet } from './arches';
+import { archSet, excludedFromArch, type ArchSet } from './arches';
 import { isRichDepName, nevra, type Dep, type RpmPackage } from './model';
 import { multilibMethodFor, isDebugName, type MultilibMethod } from './multilib';
 import { matchesName, parseNamePattern, type NamePattern } from './name-patterns';
@@ -176,8 +176,9 @@ class ArchSolver {
     this.side = new Uint8Array(n);
     this.selected = new Uint8Array(n);
     for (let id = 0; id < n; id++) {
-      const arch = index.packages[id]!.arch;
-      this.side[id] = arches.native.has(arch) ? NATIVE : arches.multilib.has(arch) ? MULTILIB : NONE;
+      const pkg = index.packages[id]!;
+      const arch = pkg.arch;
+      this.side[id] = excludedFromArch(pkg, arches) ? NONE : arches.native.has(arch) ? NATIVE : arches.multilib.has(arch) ? MULTILIB : NONE;
     }
     arches.order.forEach((a, i) => this.rank.set(a, i));
   }

@@ -38,6 +38,13 @@ export interface RpmPackage {
   files: string[];
   /** Which repository the package came from; the reader's caller chooses the id. */
   repoId: string;
+  /**
+   * ExclusiveArch / ExcludeArch of the package's source RPM, set on noarch packages whose
+   * source says so (Koji pools read them from the SRPM header, as Pungi does): such a package
+   * is left out of the trees of the excluded arches (see excludedFromArch).
+   */
+  exclusiveArch?: readonly string[];
+  excludeArch?: readonly string[];
 }
 
 /** `name-[epoch:]version-release.arch`, the usual way to name one package in messages. */

@@ -13,7 +13,8 @@ export const buildSource: SourceHandler = {
     const session = openKoji(ctx, targetDir);
     const builds = compose.builds ?? [];
     ctx.log.info(`Koji builds ${builds.join(' ') || '(none)'}`);
-    const candidates = await rpmsOfBuilds(session, builds, poolArches(compose));
+    // SRPMs too: their ExclusiveArch / ExcludeArch apply to noarch RPMs (kojiPackageRepo).
+    const candidates = await rpmsOfBuilds(session, builds, [...poolArches(compose), 'src']);
     const repo = await kojiPackageRepo(session, { name: 'koji-builds', candidates, sigkeys: compose.sigkeys });
     return { repos: [repo], lookaside: await loadLookaside(compose, ctx, targetDir), extras: {} };
   },

@@ -18,8 +18,9 @@ import { KojiClient } from '../koji/client';
 import { slotsPerService } from '../../common/http/service-waits';
 import { getWithRetry } from '../koji/download';
 import { KojiHeaderCache } from '../koji/header-cache';
-import { rpmPackageFromKoji, type KojiRpmPackage } from '../koji/package';
-import { chooseRpmCopies, type ChosenRpm, type RpmCopy, type RpmWithSignatures, UnsignedRpmsError } from '../koji/signatures';
+import { archRestrictions, rpmPackageFromKoji, type KojiRpmPackage } from '../koji/package';
+import { rpmPath, topurlJoin } from '../koji/paths';
+import { sortRpmCopies, unsignedRpmsError, type ChosenRpm, type RpmCopy, type RpmWithSignatures } from '../koji/signatures';
 import { BUILD_STATES, type KojiBuild, type KojiRpm } from '../koji/types';
 import { KojiFault, XmlRpcTransportError } from '../koji/xmlrpc';
 import { archSet } from '../rpm/arches';
@@ -73,7 +74,8 @@ export function netSettings(cfg: Config): {
 
 /**
  * The package arches a compose can use: for each compose arch its native arches, its multilib
- * arches when it is a multilib arch, and noarch. Source RPMs never take part.
+ * arches when it is a multilib arch, and noarch. Source RPMs are not among them: listings add
+ * `src` themselves (the source tree, and the SRPM headers of noarch RPMs: see kojiPackageRepo).
  */
 export function poolArches(compose: { arches: readonly string[]; multilib_arches: readonly string[] }): string[] {
   const out = new Set<string>();
@@ -118,6 +120,20 @@ export async function rpmsOfBuilds(session: KojiSession, nvrs: readonly string[]
   return out;
 }
 
+/**
+ * The source RPM (by build id) of every build that has a noarch RPM among `binaries`: Pungi
+ * reads ExclusiveArch / ExcludeArch from it. Builds without a listed SRPM have no restriction.
+ */
+function sourcesOfNoarchBuilds(
+  candidates: ReadonlyArray<RpmWithSignatures<KojiRpm>>,
+  binaries: ReadonlyArray<ChosenRpm<KojiRpm>>,
+): Map<number, KojiRpm> {
+  const noarchBuilds = new Set(binaries.filter((c) => c.rpm.arch === 'noarch').map((c) => c.rpm.build_id));
+  const out = new Map<number, KojiRpm>();
+  for (const c of candidates) if (c.rpm.arch === 'src' && noarchBuilds.has(c.rpm.build_id)) out.set(c.rpm.build_id, c.rpm);
+  return out;
+}
+
 /** Each RPM once (the first occurrence wins): a build may be in the tag and in `builds` too. */
 export function uniqueRpms<R extends { rpm: { id: number } }>(lists: ReadonlyArray<readonly R[]>): R[] {
   const seen = new Set<number>();
@@ -147,31 +163,49 @@ function copyKey(rpm: KojiRpm, sigkey: string): string {
 }
 
 /**
- * A PackageRepo of Koji RPMs: the copy of each chosen by sigkeys (every RPM without an
- * acceptable copy fails the compose, all named, as Pungi's package set does), dependency data
- * from cached headers, and an origin that downloads only what is placed.
+ * A PackageRepo of Koji RPMs: the copy of each chosen by sigkeys, dependency data from cached
+ * headers, and an origin that downloads only what is placed.
+ *
+ * RPMs without an acceptable copy stay in the pool (Pungi builds its package set with invalid
+ * sigkeys allowed); checkSelection fails the compose naming every one of them the compose takes.
+ * Source RPMs among the candidates are packages of the pool (for the source tree), and their
+ * ExclusiveArch / ExcludeArch go onto the noarch RPMs of their build, as Pungi copies them.
  */
 export async function kojiPackageRepo(session: KojiSession, options: KojiPoolOptions): Promise<PackageRepo> {
   const { koji, log, cfg } = session;
-  let chosen: Array<ChosenRpm<KojiRpm>>;
-  try {
-    chosen = chooseRpmCopies(options.candidates, options.sigkeys, koji.topurl);
-  } catch (err) {
-    if (err instanceof UnsignedRpmsError) throw new ComposeError(err.message);
-    throw err;
-  }
-  const { headers, stats } = await askKoji('header query', () => session.headers.headersOf(koji, chosen.map((c) => c.rpm)));
-  log.info(`${options.name}: ${chosen.length} RPMs; headers of ${stats.cached} from the cache, ${stats.fetched} asked of Koji`);
+  // Source RPMs are packages of the pool too: the depsolver never selects them, the engine
+  // puts those of the gathered packages in the source tree (backend/repo/trees.ts).
+  const { chosen, missing } = sortRpmCopies(options.candidates, options.sigkeys, koji.topurl);
+  // Without a copy, the package points at the unsigned file; it is never downloaded.
+  const unavailable: Array<ChosenRpm<KojiRpm>> = missing.map((m) => {
+    const where = rpmPath(m.build, m.rpm, '');
+    return { rpm: m.rpm, build: m.build, sigkey: '', path: where, url: topurlJoin(koji.topurl, where), copies: [] };
+  });
+  const unsignedOf = new Map(missing.map((m) => [m.rpm.id, m.unsigned]));
+  const all = [...chosen, ...unavailable];
+  const srpms = sourcesOfNoarchBuilds(options.candidates, all);
+  const { headers, stats } = await askKoji('header query', () => session.headers.headersOf(koji, [...new Map([...all.map((c) => c.rpm), ...srpms.values()].map((r) => [r.id, r])).values()]));
+  log.info(
+    `${options.name}: ${all.length} RPMs (${missing.length} without an acceptable copy), ${srpms.size} SRPMs of noarch RPMs; headers of ${stats.cached} from the cache, ${stats.fetched} asked of Koji`,
+  );
   const byPackage = new Map<RpmPackage, ChosenRpm<KojiRpm>>();
   const noHeaders: string[] = [];
   const packages: KojiRpmPackage[] = [];
-  for (const c of chosen) {
+  for (const c of all) {
     const fields = headers.get(c.rpm.id);
     if (!fields) {
       noHeaders.push(`${c.rpm.name}-${c.rpm.version}-${c.rpm.release}.${c.rpm.arch}`);
       continue;
     }
     const pkg = rpmPackageFromKoji(c.rpm, fields, { location: c.path, locationBase: koji.topurl, repoId: options.name, sigkey: c.sigkey });
+    const srpm = pkg.arch === 'noarch' ? srpms.get(c.rpm.build_id) : undefined;
+    const srpmFields = srpm ? headers.get(srpm.id) : undefined;
+    if (srpm && !srpmFields) noHeaders.push(`${srpm.name}-${srpm.version}-${srpm.release}.${srpm.arch}`);
+    if (srpmFields) {
+      const { exclusiveArch, excludeArch } = archRestrictions(srpmFields, `${srpm!.name}-${srpm!.version}-${srpm!.release}.src`);
+      if (exclusiveArch.length) pkg.exclusiveArch = exclusiveArch;
+      if (excludeArch.length) pkg.excludeArch = excludeArch;
+    }
     byPackage.set(pkg, c);
     packages.push(pkg);
   }
@@ -181,6 +215,14 @@ export async function kojiPackageRepo(session: KojiSession, options: KojiPoolOpt
   return {
     name: options.name,
     packages,
+    checkSelection(selected) {
+      const without = selected.flatMap((pkg) => {
+        const c = byPackage.get(pkg);
+        const unsigned = c ? unsignedOf.get(c.rpm.id) : undefined;
+        return unsigned ? [unsigned] : [];
+      });
+      if (without.length) throw new ComposeError(unsignedRpmsError(options.sigkeys, without).message);
+    },
     origin(pkg) {
       const c = byPackage.get(pkg);
       if (!c) throw new ComposeError(`${pkg.name} is not a package of ${options.name}`);

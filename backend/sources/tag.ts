@@ -2,7 +2,8 @@ import { ComposeError } from '../../common/errors';
 import { FLAGS } from '../../common/enums';
 import { pyRepr } from '../../common/python-repr';
 import type { ComposeRow } from '../../common/db/entities';
-import { groupSignatureRows } from '../koji/signatures';
+import { groupSignatureRows, type RpmWithSignatures } from '../koji/signatures';
+import type { KojiRpm, KojiTaggedRpm } from '../koji/types';
 import { KojiFault, XmlRpcTransportError } from '../koji/xmlrpc';
 import { UnknownKojiTagError } from '../koji/client';
 import { askKoji, kojiPackageRepo, openKoji, poolArches, rpmsOfBuilds, uniqueRpms, type KojiSession } from './koji-pool';
@@ -30,8 +31,17 @@ function kojiConnectionFailed(err: unknown): never {
  * since; else Koji's last event, after checking that the tag exists.
  */
 export async function resolveTagEvent(session: KojiSession, compose: Pick<ComposeRow, 'source' | 'koji_event'>): Promise<number> {
-  if (compose.koji_event !== null) return compose.koji_event;
   const { koji } = session;
+  if (compose.koji_event !== null) {
+    // Pungi asks Koji for the event it is given, and Koji refuses one it does not have (a
+    // future event): building today's content under that label would let later identical
+    // requests reuse it after the tag changed.
+    await koji.getEvent(compose.koji_event).catch((err: unknown) => {
+      if (err instanceof KojiFault) throw new ComposeError(`Koji event ${compose.koji_event} is unknown to Koji: ${err.faultString}`);
+      return kojiConnectionFailed(err);
+    });
+    return compose.koji_event;
+  }
   const key = `${koji.hubUrl}\0${compose.source}`;
   try {
     const cached = lastEvents.get(key);
@@ -46,10 +56,21 @@ export async function resolveTagEvent(session: KojiSession, compose: Pick<Compos
 }
 
 /**
+ * The tag's RPMs minus those of builds whose package (build name) the compose's `builds` name:
+ * as Pungi's `pkgset_koji_builds`, an extra build replaces the tag's build of its package,
+ * older or newer (pinning or downgrading a package is why people pass them).
+ */
+function withoutPackagesOf<T extends RpmWithSignatures<KojiRpm | KojiTaggedRpm>>(fromTag: readonly T[], extra: ReadonlyArray<RpmWithSignatures<KojiRpm>>): T[] {
+  const replaced = new Set(extra.map((e) => e.build.name));
+  return fromTag.filter((r) => !replaced.has(r.build.name));
+}
+
+/**
  * `tag` (reference §5.2–§5.3): the latest build of every package in the tag at the compose's
  * event (with inheritance unless `no_inheritance`), plus the compose's `builds`, as one pool;
  * `packages`, dependencies, multilib and lookaside are the engine's. The event is recorded as
- * the compose's koji_event.
+ * the compose's koji_event as soon as it is known. A build of `builds` replaces the tag's build
+ * of the same package.
  */
 export const tagSource: SourceHandler = {
   async resolve(compose, ctx) {
@@ -57,19 +78,23 @@ export const tagSource: SourceHandler = {
     const session = openKoji(ctx, targetDir);
     const tag = compose.source;
     const event = await resolveTagEvent(session, compose);
+    // Recorded at once: a compose that fails from here on keeps its event, so regenerating it
+    // resolves the tag as it was then.
+    await ctx.recordExtras?.({ koji_event: event });
     const inherit = (compose.flags & FLAGS.no_inheritance) === 0;
     const arches = poolArches(compose);
     ctx.log.info(`Koji tag ${tag} at event ${event}${inherit ? '' : ' without inheritance'}, arches ${arches.join(' ')}`);
     const tagged = await askKoji(`listing of tag ${tag}`, () =>
-      session.koji.listTaggedRPMS(tag, { inherit, latest: true, event, arch: arches, rpmsigs: true }),
+      // SRPMs too: their ExclusiveArch / ExcludeArch apply to noarch RPMs (kojiPackageRepo).
+      session.koji.listTaggedRPMS(tag, { inherit, latest: true, event, arch: [...arches, 'src'], rpmsigs: true }),
     ).catch((err: unknown) => {
       // Only a tag given with its event can be unknown here; ODCS says so the same way.
       if (err instanceof ComposeError && /No such tagInfo/.test(err.message)) throw new ComposeError(`Unknown Koji tag ${tag}.`);
       throw err;
     });
-    const fromTag = groupSignatureRows(tagged.rpms, tagged.builds);
-    const extra = await rpmsOfBuilds(session, compose.builds ?? [], arches);
-    ctx.log.info(`${tagged.builds.length} builds (${fromTag.length} RPMs) in the tag, ${extra.length} RPMs from ${compose.builds?.length ?? 0} extra builds`);
+    const extra = await rpmsOfBuilds(session, compose.builds ?? [], [...arches, 'src']);
+    const fromTag = withoutPackagesOf(groupSignatureRows(tagged.rpms, tagged.builds), extra);
+    ctx.log.info(`${tagged.builds.length} builds (${fromTag.length} RPMs kept) in the tag, ${extra.length} RPMs from ${compose.builds?.length ?? 0} extra builds`);
     const repo = await kojiPackageRepo(session, { name: `koji-tag-${tag}`, candidates: uniqueRpms([fromTag, extra]), sigkeys: compose.sigkeys });
     return { repos: [repo], lookaside: await loadLookaside(compose, ctx, targetDir), extras: { koji_event: event } };
   },

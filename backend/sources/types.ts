@@ -21,6 +21,11 @@ export interface PackageRepo {
   metadataDir?: string;
   /** Place packages where this repository has them (it has metadata createrepo_c can reuse). */
   keepLayout?: boolean;
+  /**
+   * Fails the compose when packages the compose takes cannot be had (Koji RPMs without a copy
+   * signed with an acceptable key), naming all of them; called once the selection is known.
+   */
+  checkSelection?(selected: readonly RpmPackage[]): void;
 }
 
 /** What a source handler found for a compose: the candidate package pool and what resolution decided. */
@@ -44,6 +49,12 @@ export interface SourceContext {
   log: ComposeLog;
   metadata: MetadataCache;
   signal: AbortSignal;
+  /**
+   * Records compose columns resolution has fixed so far (a tag compose's koji_event), before
+   * resolution ends: a compose that fails afterwards keeps them. The pipeline records
+   * ResolvedSource.extras in any case.
+   */
+  recordExtras?(extras: TransitionExtras): Promise<void>;
 }
 
 /** One per source type (backend/sources/<type>.ts): turns a compose into its package pool. */

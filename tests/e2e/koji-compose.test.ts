@@ -23,6 +23,9 @@ let repos: FixtureRepos;
 let work: string;
 /** The last event before kojitool-2.0-1 entered the child tag. */
 let beforeTool2: number;
+/** Imported only in the middle of a test (a build Koji does not have yet). */
+const LATE_BUILD = 'kojiextra-1.0-1';
+let lateBuildRpms: string[];
 
 beforeAll(async () => {
   const [kojiFixtures, fixtureRepos, signingKey] = await Promise.all([buildKojiFixtures(), buildFixtureRepos(), createSigningKey('ODCS e2e key')]);
@@ -31,7 +34,8 @@ beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'odcs-koji-e2e-'));
   hub = new KojiHubDouble();
   const address = await hub.start();
-  for (const b of kojiFixtures.builds) await hub.importBuild(b.rpms);
+  for (const b of kojiFixtures.builds) if (b.nvr !== LATE_BUILD) await hub.importBuild(b.rpms);
+  lateBuildRpms = kojiFixtures.byNvr.get(LATE_BUILD)!.rpms;
   hub.addTag('base');
   hub.addTag('child', { parents: ['base'] });
   hub.tagBuild('base', 'kojilib-1.0-1');
@@ -156,14 +160,31 @@ describe('sigkeys', () => {
     ]);
   }, 120000);
 
-  it('fail the compose naming every package without an acceptable copy', async () => {
+  it('fail the compose naming every package it takes without an acceptable copy', async () => {
     const row = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'], sigkeys: [key.sigkey.toUpperCase()] } });
     expect(row.state).toBe(STATES.failed);
     expect(row.state_reason).toMatch(new RegExp(`^Error while generating compose: RPM\\(s\\) not found for sigs: ${key.sigkey}\\. `));
     expect(row.state_reason).toContain('kojitool-2.0-1.x86_64 (available: unsigned)');
-    expect(row.state_reason).toContain('kojitool-doc-2.0-1.noarch (available: unsigned)');
+    // Pulled in for /bin/sh, unsigned too.
+    expect(row.state_reason).toContain('shell-lite-1.0-1.noarch (available: unsigned)');
+    // Signed, and unsigned but not taken (Pungi's package set allows those).
     expect(row.state_reason).not.toContain('kojilib');
+    expect(row.state_reason).not.toContain('kojitool-doc');
+    // Resolved before failing: regenerating it resolves the tag as it was then.
+    expect(row.koji_event).toBe(hub.lastEventId);
   });
+
+  it('are required only of what the compose takes: a signed package of a tag with unsigned ones (issue 12 item 1)', async () => {
+    for (const flags of [['no_deps'], []]) {
+      const row = await requestCompose(t, { source: { type: 'tag', source: 'base', packages: ['kojilib'], sigkeys: [key.sigkey] }, flags });
+      ok(row);
+      const rpms = await composeRpms(t, row);
+      expect([...rpms.keys()]).toEqual(['kojilib-2:1.0-1.x86_64']);
+      const lib = rpms.get('kojilib-2:1.0-1.x86_64')!;
+      expect(lib.sigkey).toBe(key.sigkey);
+      expect(await rpmFileSigkey(packageFile(row, lib.path))).toBe(key.sigkey);
+    }
+  }, 120000);
 
   it('a second compose of the same tag downloads nothing stored and asks Koji for no header it has', async () => {
     hub.resetCounters();
@@ -175,11 +196,71 @@ describe('sigkeys', () => {
     expect(hub.callCounts.get('getRPMHeaders') ?? 0).toBe(0);
     const log = await readFile(path.join(composeDir(t, again), 'pungi-stderr.log'), 'utf8');
     expect(log).toMatch(/headers of \d+ from the cache, 0 asked of Koji/);
-    expect(log).toMatch(/Linked 3 packages \(3 distinct, 0 newly stored, 3 from the store\)/);
+    // Three binaries and the SRPMs of kojilib and kojitool (shell-lite's fixture build has none).
+    expect(log).toMatch(/Linked 5 packages \(5 distinct, 0 newly stored, 5 from the store\)/);
     // The same signed file, hard-linked from the store.
     const a = (await composeRpms(t, signed)).get('kojilib-2:1.0-1.x86_64')!;
     const b = (await composeRpms(t, again)).get('kojilib-2:1.0-1.x86_64')!;
     expect((await stat(packageFile(again, b.path))).ino).toBe((await stat(packageFile(signed, a.path))).ino);
+  }, 120000);
+});
+
+/** rpms.json of the compose: arch -> the NEVRAs of its binary RPMs (category `binary`), sorted. */
+async function rpmsByArch(row: ComposeRow): Promise<Record<string, string[]>> {
+  const rpms = JSON.parse(await readFile(path.join(composeDir(t, row), 'compose', 'metadata', 'rpms.json'), 'utf8'));
+  const out: Record<string, string[]> = {};
+  for (const [arch, bySrpm] of Object.entries(rpms.payload.rpms.Temporary as Record<string, Record<string, Record<string, { category: string }>>>)) {
+    out[arch] = Object.values(bySrpm)
+      .flatMap((entries) => Object.entries(entries).filter(([, e]) => e.category === 'binary').map(([nevra]) => nevra))
+      .sort();
+  }
+  return out;
+}
+
+describe("Koji's package set as Pungi builds it (issue 12)", () => {
+  it('a koji_event Koji does not have fails the compose (item 2)', async () => {
+    const future = hub.lastEventId + 1000;
+    const row = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool'], koji_event: future } });
+    expect(row.state).toBe(STATES.failed);
+    expect(row.state_reason).toBe(`Error while generating compose: Koji event ${future} is unknown to Koji: query returned no rows`);
+    expect(row.koji_event).toBe(future);
+  });
+
+  it('`builds` replace the tag\'s build of the same package, even an older one (item 3)', async () => {
+    const row = await requestCompose(t, { source: { type: 'tag', source: 'child', packages: ['kojitool', 'kojitool-doc'], builds: ['kojitool-1.0-1'] } });
+    ok(row);
+    expect(await rpmsInCompose(t, row)).toEqual(['kojilib-2:1.0-1.x86_64', 'kojitool-0:1.0-1.x86_64', 'kojitool-doc-0:1.0-1.noarch', 'shell-lite-0:1.0-1.noarch']);
+    expect(await dnfInstallFromRepofile(t, row, work, [['kojilib'], ['kojitool']])).toEqual(['kojilib-1.0-1.x86_64', 'kojitool-1.0-1.x86_64', 'shell-lite-1.0-1.noarch']);
+  }, 120000);
+
+  it("ExclusiveArch of the SRPM keeps its noarch RPMs out of other arches' trees (item 4)", async () => {
+    hub.addTag('i686-noarch');
+    hub.tagBuild('i686-noarch', 'kojinoarch-1.0-1');
+    hub.tagBuild('i686-noarch', 'kojilib-1.0-1');
+    const row = await requestCompose(t, { source: { type: 'tag', source: 'i686-noarch', packages: ['kojinoarch', 'kojilib'] }, arches: ['x86_64', 'i386'] });
+    ok(row);
+    expect(await rpmsByArch(row)).toEqual({ i386: ['kojinoarch-0:1.0-1.noarch'], x86_64: ['kojilib-2:1.0-1.x86_64'] });
+    const x86 = await readFile(path.join(composeDir(t, row), 'compose', 'Temporary', 'x86_64', 'os', 'repodata', 'repomd.xml'), 'utf8');
+    expect(x86).toContain('primary');
+    // The same for a build compose, and only x86_64 asked for: nothing matches the request there.
+    const only = await requestCompose(t, { source: { type: 'build', builds: ['kojinoarch-1.0-1'], packages: ['kojinoarch'] } });
+    expect(only.state_reason).toBe('Error while generating compose: The following requested packages are not present in the generated compose: kojinoarch.');
+  }, 120000);
+
+  it('a compose failing after its event was resolved keeps it, and regenerating it resolves the tag as it was then (item 5)', async () => {
+    hub.addTag('later');
+    hub.tagBuild('later', 'kojilib-1.0-1');
+    const failed = await requestCompose(t, { source: { type: 'tag', source: 'later', builds: [LATE_BUILD] } });
+    expect(failed.state_reason).toBe(`Error while generating compose: Unknown Koji build(s): ${LATE_BUILD}.`);
+    expect(failed.koji_event).toBe(hub.lastEventId);
+    await hub.importBuild(lateBuildRpms);
+    hub.tagBuild('later', 'kojitool-1.0-1');
+    const renewed = await request(t.app).patch(`/api/1/composes/${failed.id}`).send({});
+    expect(renewed.status).toBe(200);
+    const copy = await composeFinished(t, renewed.body.id as number);
+    ok(copy);
+    expect(copy.koji_event).toBe(failed.koji_event);
+    expect(await rpmsInCompose(t, copy)).toEqual(['kojiextra-0:1.0-1.x86_64', 'kojilib-2:1.0-1.x86_64']);
   }, 120000);
 });
 

@@ -667,7 +667,9 @@ export class KojiHubDouble {
           const id = int(a['id'], 'id');
           const e = this.events[id - 1];
           if (!e) {
-            if (truthy(a['strict'])) throw new Fault(FAULT.GENERIC, `No such event: ${id}`);
+            // Koji's getEvent(id, strict=True): strict unless told otherwise, with the
+            // database layer's text (koji-notes.md).
+            if (a['strict'] === undefined || truthy(a['strict'])) throw new Fault(FAULT.GENERIC, 'query returned no rows');
             return null;
           }
           return { id: e.id, ts: new XmlRpcDouble(e.ts) };
