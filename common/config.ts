@@ -245,6 +245,18 @@ export const configSchema = z
     /** Hosts (host or host:port) whose Pungi composes `pungi_compose` sources may name. */
     allowed_pungi_compose_hosts: stringList.default([]),
     /**
+     * Hosts (host or host:port) of the git repositories a compose's `module_defaults_url` may
+     * name (http, https or git://); empty (the default) allows none, and such composes fail
+     * saying so. The repository is fetched with git at `module_defaults_commit` for the
+     * modulemd-defaults documents of the compose's modules.
+     */
+    allowed_module_defaults_hosts: stringList.default([]),
+    /**
+     * The most a module defaults checkout may take on disk, bytes (git's transfer included):
+     * git is stopped and the compose fails when it grows past this.
+     */
+    module_defaults_max_bytes: z.number().int().positive().default(64 * 1024 ** 2),
+    /**
      * Outgoing HTTP (Koji, MBS, remote repositories): the retry window, and the limit of one
      * attempt's connect + answer and of any pause in a body, seconds.
      */

@@ -165,6 +165,30 @@ export class MbsClient {
     return out;
   }
 
+  /**
+   * The module build of exactly this N:S:V:C, whatever its state, or null (Pungi's
+   * get_module_build_by_nsvc, used for scratch module builds: they stay in state done).
+   */
+  async getModuleBuildByNsvc(nsvc: string, options: { signal?: AbortSignal } = {}): Promise<MbsModuleBuild | null> {
+    for await (const page of this.pages({ nsvc }, options.signal)) return page[0] ?? null;
+    return null;
+  }
+
+  /**
+   * `GET <mbs_url>/1/final-modulemd/<id>/`: the module build's final modulemd per arch (artifacts
+   * included), as MBS generates it for builds Koji has no module archive of (scratch builds).
+   */
+  async getFinalModulemd(id: number, options: { signal?: AbortSignal } = {}): Promise<Record<string, string>> {
+    const url = `${this.url}/1/final-modulemd/${id}/`;
+    const body = await this.getJson(url, {}, options.signal);
+    const out: Record<string, string> = {};
+    for (const [arch, text] of Object.entries(body)) {
+      if (typeof text !== 'string') throw new MbsError(url, {}, `the modulemd of arch ${arch} is not a string`, { retryable: false });
+      out[arch] = text;
+    }
+    return out;
+  }
+
   private async *pages(query: ModuleBuildQuery, signal?: AbortSignal): AsyncGenerator<MbsModuleBuild[]> {
     const params = queryParams(query);
     let next: string | null = `${this.moduleBuildsUrl}?${toSearch(params)}`;

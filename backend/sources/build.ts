@@ -1,5 +1,6 @@
 import { kojiPackageRepo, openKoji, poolArches, rpmsOfBuilds } from './koji-pool';
 import { loadLookaside } from './repositories';
+import { scratchBuildTasksRepo } from './scratch-tasks';
 import type { SourceHandler } from './types';
 
 /**
@@ -16,6 +17,8 @@ export const buildSource: SourceHandler = {
     // SRPMs too: their ExclusiveArch / ExcludeArch apply to noarch RPMs (kojiPackageRepo).
     const candidates = await rpmsOfBuilds(session, builds, [...poolArches(compose), 'src']);
     const repo = await kojiPackageRepo(session, { name: 'koji-builds', candidates, sigkeys: compose.sigkeys });
-    return { repos: [repo], lookaside: await loadLookaside(compose, ctx, targetDir), extras: {} };
+    // scratch_build_tasks join the package set (Pungi's pkgset_koji_scratch_tasks).
+    const scratch = await scratchBuildTasksRepo(session, ctx, compose, poolArches(compose));
+    return { repos: scratch ? [repo, scratch] : [repo], lookaside: await loadLookaside(compose, ctx, targetDir), extras: {} };
   },
 };

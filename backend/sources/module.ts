@@ -4,12 +4,16 @@ import type { ComposeRow } from '../../common/db/entities';
 import { groupSignatureRows, type RpmWithSignatures } from '../koji/signatures';
 import type { KojiTaggedRpm } from '../koji/types';
 import { MbsClient, MbsError } from '../mbs/client';
+import { defaultsFor, fetchModuleDefaults, moduleDefaultsLocation } from '../modules/defaults';
 import { artifactNevra, moduleArches, modulemdArtifacts, modulesYaml, withArtifacts } from '../modules/modulemd';
 import { resolveThroughKoji, type ResolvedModule } from '../modules/resolve-koji';
+import { resolveScratchModules, type ScratchModule } from '../modules/resolve-scratch';
 import { isDevelBuild, nsvcOf, resolvedSource, resolveThroughMbs } from '../modules/resolve-mbs';
 import { selectModulePackages, type ModulePackage } from '../modules/select';
 import { baseArch } from '../rpm/arches';
 import { askKoji, kojiPackageRepo, netSettings, openKoji, poolArches, type KojiSession } from './koji-pool';
+import { composeWorkDir, taskRpmRepo, taskRpms } from './scratch-tasks';
+import type { PackageRepo } from './types';
 import type { SourceContext, SourceHandler } from './types';
 
 /**
@@ -17,12 +21,12 @@ import type { SourceContext, SourceHandler } from './types';
  * or through Koji when `modular_koji_tags` is given, with their runtime module dependencies
  * unless `no_deps`; `source` becomes the sorted N:S:V:C list. The compose is every RPM the
  * modules list as artifacts, taken from each module's own Koji tag (Pungi's `module` gather
- * source with `nodeps`), plus each arch's modules.yaml for `dnf module`.
+ * source with `nodeps`), plus each arch's modules.yaml for `dnf module`. `scratch_modules` join
+ * them (MBS's final modulemd, RPMs from their components' Koji tasks), and with
+ * `module_defaults_url` the defaults of the included modules follow in modules.yaml.
  */
 export const moduleSource: SourceHandler = {
   async resolve(compose, ctx) {
-    // Scratch module builds live only in MBS (their RPMs in Koji scratch tasks): not supported yet.
-    if (compose.scratch_modules?.length) throw new ComposeError('Scratch modules are not supported by this server yet.');
     const targetDir = compose.target_dir ?? ctx.cfg.target_dir;
     const items = compose.source.split(' ').filter(Boolean);
     const modules = compose.modular_koji_tags?.length
@@ -37,17 +41,23 @@ export const moduleSource: SourceHandler = {
     // Checked where ODCS checks it, when writing the Pungi configuration after resolution.
     if (compose.packages?.length) throw new ComposeError('Exact packages cannot be set for MODULE source type.');
 
-    const included = modules.filter((m) => !ctx.cfg.base_module_names.includes(m.name));
+    const regular = modules.filter((m) => !ctx.cfg.base_module_names.includes(m.name));
     const session = openKoji(ctx, targetDir);
-    const packages = await modulePool(session, included, compose);
+    const packages = await modulePool(session, regular, compose);
+    // Scratch modules are not part of `source` (ODCS keeps it as resolved), but of the compose.
+    const scratch = await scratchModulePool(session, compose, ctx);
+    const included = [...regular, ...scratch.modules];
+    const defaults = await moduleDefaults(compose, ctx);
     const multilib = new Set(compose.multilib_arches);
     const modulemd: Record<string, string> = {};
     for (const arch of compose.arches) {
-      const docs = included.filter((m) => builtFor(m, arch)).map((m) => packages.modulemds.get(nsvcOf(m)) ?? m.modulemd);
-      if (docs.length) modulemd[arch] = modulesYaml(docs, arch, moduleArches(arch, multilib.has(arch)));
+      const onArch = included.filter((m) => builtFor(m, arch));
+      const docs = onArch.map((m) => scratch.modulemds.get(nsvcOf(m))?.[arch] ?? packages.modulemds.get(nsvcOf(m)) ?? m.modulemd);
+      // The defaults of the modules on this arch follow their modulemd documents (Pungi writes both).
+      if (docs.length) modulemd[arch] = modulesYaml(docs, arch, moduleArches(arch, multilib.has(arch))) + defaultsFor(defaults, onArch.map((m) => m.name));
     }
     const selection = selectModulePackages({
-      packages: packages.list,
+      packages: [...packages.list, ...scratch.list],
       arches: compose.arches,
       multilibArches: compose.multilib_arches,
       moduleOnArch: (nsvc, arch) => {
@@ -55,7 +65,7 @@ export const moduleSource: SourceHandler = {
         return m === undefined || builtFor(m, arch);
       },
     });
-    return { repos: [packages.repo], lookaside: [], extras: { source }, selection, modulemd };
+    return { repos: scratch.repo ? [packages.repo, scratch.repo] : [packages.repo], lookaside: [], extras: { source }, selection, modulemd };
   },
 };
 
@@ -102,6 +112,62 @@ async function resolveWithMbs(items: readonly string[], compose: ComposeRow, ctx
     if (err instanceof MbsError) throw new ComposeError(err.message);
     throw err;
   }
+}
+
+/**
+ * The compose's scratch modules (backend/modules/resolve-scratch.ts): each as a module of the
+ * compose with its final modulemd per arch, and the RPMs of its component tasks that are among
+ * its artifacts, in one package repository.
+ */
+async function scratchModulePool(session: KojiSession, compose: ComposeRow, ctx: SourceContext) {
+  const none = { modules: [] as ResolvedModule[], modulemds: new Map<string, Record<string, string>>(), list: [] as ModulePackage[], repo: null as PackageRepo | null };
+  const nsvcs = compose.scratch_modules ?? [];
+  if (nsvcs.length === 0) return none;
+  if (!ctx.cfg.mbs_url) throw new ComposeError('MBS is not configured on this server: mbs_url must be set for scratch_modules.');
+  const mbs = new MbsClient({ url: ctx.cfg.mbs_url, ...netSettings(ctx.cfg), log: (message) => ctx.log.warning(message), signal: ctx.signal });
+  let found: ScratchModule[];
+  try {
+    found = await resolveScratchModules(nsvcs, mbs, { composeType: compose.compose_type, signal: ctx.signal });
+  } catch (err) {
+    if (err instanceof MbsError) throw new ComposeError(err.message);
+    throw err;
+  }
+  const modules: ResolvedModule[] = found.map((s) => ({
+    name: s.build.name,
+    stream: s.build.stream,
+    version: s.build.version,
+    context: s.build.context,
+    kojiTag: s.build.kojiTag,
+    modulemd: Object.values(s.modulemds)[0]!,
+    // MBS names the arches of the final modulemds as Koji does (i686, not i386).
+    arches: Object.keys(s.modulemds),
+    devel: false,
+  }));
+  const modulemds = new Map(found.map((s) => [s.nsvc, Object.fromEntries(Object.entries(s.modulemds).map(([a, t]) => [a === 'i686' ? 'i386' : a, t]))]));
+  const artifactsOf = new Map(found.map((s) => [s.nsvc, new Set(Object.values(s.modulemds).flatMap(modulemdArtifacts))]));
+  const taskIds = [...new Set(found.flatMap((s) => s.taskIds))];
+  ctx.log.info(`Scratch modules ${found.map((s) => s.nsvc).join(' ')}: RPMs from Koji tasks ${taskIds.join(' ') || '(none)'}`);
+  const rpms = await taskRpms(session, taskIds, poolArches(compose));
+  const repo = await taskRpmRepo(session, ctx, rpms, composeWorkDir(compose, ctx, 'scratch-modules'), 'koji-scratch-modules');
+  const list: ModulePackage[] = [];
+  for (const pkg of repo?.packages ?? []) {
+    const nevra = artifactNevra(pkg);
+    const of = found.filter((s) => artifactsOf.get(s.nsvc)!.has(nevra)).map((s) => s.nsvc);
+    if (of.length) list.push({ pkg, modules: of });
+  }
+  const missing = found.flatMap((s) => [...artifactsOf.get(s.nsvc)!].filter((n) => !n.endsWith('.src') && !list.some((p) => artifactNevra(p.pkg) === n) && poolArches(compose).includes(n.slice(n.lastIndexOf('.') + 1))).map((n) => `${n} (${s.nsvc})`));
+  if (missing.length) throw new ComposeError(`The Koji tasks of the scratch modules do not hold: ${missing.join(', ')}`);
+  return { modules, modulemds, list, repo };
+}
+
+/** The modulemd-defaults documents of the compose's module_defaults_url/commit (none without them). */
+async function moduleDefaults(compose: ComposeRow, ctx: SourceContext): Promise<Map<string, string>> {
+  if (!compose.module_defaults_url) return new Map();
+  const location = moduleDefaultsLocation(ctx.cfg, compose.module_defaults_url);
+  ctx.log.info(`Module defaults from ${location.url} at ${location.commit}`);
+  const defaults = await fetchModuleDefaults(location, { cfg: ctx.cfg, log: ctx.log, signal: ctx.signal, workDir: composeWorkDir(compose, ctx, 'module-defaults') });
+  ctx.log.info(`Module defaults for: ${[...defaults.keys()].sort().join(' ') || '(none)'}`);
+  return defaults;
 }
 
 /** Whether the module was built for compose arch `arch` (Pungi skips a module without a modulemd for it). */

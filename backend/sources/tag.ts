@@ -8,6 +8,7 @@ import { KojiFault, XmlRpcTransportError } from '../koji/xmlrpc';
 import { UnknownKojiTagError } from '../koji/client';
 import { askKoji, kojiPackageRepo, openKoji, poolArches, rpmsOfBuilds, uniqueRpms, type KojiSession } from './koji-pool';
 import { loadLookaside } from './repositories';
+import { scratchBuildTasksRepo } from './scratch-tasks';
 import type { SourceHandler } from './types';
 
 /**
@@ -96,7 +97,9 @@ export const tagSource: SourceHandler = {
     const fromTag = withoutPackagesOf(groupSignatureRows(tagged.rpms, tagged.builds), extra);
     ctx.log.info(`${tagged.builds.length} builds (${fromTag.length} RPMs kept) in the tag, ${extra.length} RPMs from ${compose.builds?.length ?? 0} extra builds`);
     const repo = await kojiPackageRepo(session, { name: `koji-tag-${tag}`, candidates: uniqueRpms([fromTag, extra]), sigkeys: compose.sigkeys });
-    return { repos: [repo], lookaside: await loadLookaside(compose, ctx, targetDir), extras: { koji_event: event } };
+    // scratch_build_tasks join the package set (Pungi's pkgset_koji_scratch_tasks).
+    const scratch = await scratchBuildTasksRepo(session, ctx, compose, arches);
+    return { repos: scratch ? [repo, scratch] : [repo], lookaside: await loadLookaside(compose, ctx, targetDir), extras: { koji_event: event } };
   },
 
   /** Reference §5.9: an earlier compose of the tag still stands if no tag of the inheritance changed after its event. */

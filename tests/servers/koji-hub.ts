@@ -23,11 +23,16 @@
  * added, tagged and found with `listTagged(type='module')` and `search`; they have no RPMs (those
  * are in the module's content tag).
  *
+ * Scratch builds (addScratchBuildTask) are tasks, as Koji keeps them: a `build` task and its
+ * `buildArch` children (`getTaskInfo`, `getTaskChildren`, `getTaskResult` with `rpms`/`srpms`
+ * relative to `work/`, `listTaskOutput`), the files under `/kojifiles/work/tasks/<id % 10000>/<id>/`;
+ * nothing is imported. A task not CLOSED answers getTaskResult with Koji's faults.
+ *
  * Not modelled: package lists and blocking, inheritance filters/maxdepth, build types other
  * than rpm and module, external repos, authentication.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -104,6 +109,18 @@ interface HubRpm {
   sigs: Map<string, string>;
 }
 
+/** A task (Koji's task table): scratch builds are a `build` task with one `buildArch` child per arch. */
+interface HubTask {
+  id: number;
+  method: string;
+  state: number;
+  parent: number | null;
+  arch: string;
+  createTs: number;
+  /** getTaskResult's answer once CLOSED. */
+  result: XmlRpcValue;
+}
+
 interface TagListing {
   id: number;
   tagId: number;
@@ -146,6 +163,13 @@ class Fault extends Error {
 }
 
 const COMPLETE = 1;
+/** Koji's task states (`koji.TASK_STATES`). */
+export const TASK_STATE = { FREE: 0, OPEN: 1, CLOSED: 2, CANCELED: 3, ASSIGNED: 4, FAILED: 5 } as const;
+
+/** Koji's pathinfo.taskrelpath: `tasks/<id % 10000>/<id>`, relative to `work/`. */
+function taskRelPath(id: number): string {
+  return `tasks/${id % 10000}/${id}`;
+}
 
 type Args = Record<string, XmlRpcValue | undefined>;
 interface MethodSpec {
@@ -167,6 +191,7 @@ export class KojiHubDouble {
   private readonly builds: HubBuild[] = [];
   private readonly rpms: HubRpm[] = [];
   private readonly listings: TagListing[] = [];
+  private readonly tasks: HubTask[] = [];
   private nextListing = 1;
 
   /** Bytes of file content sent under /kojifiles since the last resetCounters(). */
@@ -645,6 +670,124 @@ export class KojiHubDouble {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Tasks (scratch builds): files under <topdir>/work/tasks/<id % 10000>/<id>/, as Koji keeps them
+
+  /**
+   * A scratch build of these RPM files, as `koji build --scratch` leaves it: a `build` task
+   * (CLOSED unless `state` says otherwise) with one `buildArch` child per binary arch (noarch
+   * RPMs go with the first), each child's result naming its files relative to `work/`, the
+   * SRPM in the first child's `srpms`. Nothing is imported: no build, rpm ids or signatures.
+   * Returns the parent task id.
+   */
+  async addScratchBuildTask(rpmPaths: readonly string[], options: { state?: number } = {}): Promise<number> {
+    await this.prepare();
+    const state = options.state ?? TASK_STATE.CLOSED;
+    const parent = this.newTask('build', null, 'noarch', state, null);
+    const files = rpmPaths.map((file) => ({ file, arch: /\.([^.]+)\.rpm$/.exec(path.basename(file))?.[1] ?? 'noarch' }));
+    const binaryArches = [...new Set(files.map((f) => f.arch).filter((a) => a !== 'noarch' && a !== 'src' && a !== 'nosrc'))];
+    const childArches = binaryArches.length ? binaryArches : ['noarch'];
+    for (const [i, arch] of childArches.entries()) {
+      const mine = files.filter((f) => f.arch === arch || (i === 0 && (f.arch === 'noarch' || f.arch === 'src' || f.arch === 'nosrc') && !childArches.includes(f.arch)));
+      const child = this.newTask('buildArch', parent.id, arch, state, null);
+      const rel = taskRelPath(child.id);
+      await mkdir(path.join(this.topdir, 'work', rel), { recursive: true });
+      const rpms: string[] = [];
+      const srpms: string[] = [];
+      for (const f of mine) {
+        await copyFile(f.file, path.join(this.topdir, 'work', rel, path.basename(f.file)));
+        (f.arch === 'src' || f.arch === 'nosrc' ? srpms : rpms).push(`${rel}/${path.basename(f.file)}`);
+      }
+      const log = `${rel}/build.log`;
+      await writeFile(path.join(this.topdir, 'work', log), 'build log\n');
+      child.result = { rpms, srpms, logs: [log], brootid: child.id };
+    }
+    return parent.id;
+  }
+
+  private newTask(method: string, parent: number | null, arch: string, state: number, result: XmlRpcValue): HubTask {
+    const task: HubTask = { id: 1000 + this.tasks.length + 1, method, state, parent, arch, createTs: Date.now() / 1000, result };
+    this.tasks.push(task);
+    return task;
+  }
+
+  private taskInfo(t: HubTask): XmlRpcStruct {
+    const ts = new XmlRpcDouble(t.createTs);
+    const closed = t.state === TASK_STATE.CLOSED || t.state === TASK_STATE.FAILED || t.state === TASK_STATE.CANCELED;
+    return {
+      id: t.id,
+      state: t.state,
+      create_time: pyTime(t.createTs),
+      create_ts: ts,
+      start_time: pyTime(t.createTs),
+      start_ts: ts,
+      completion_time: closed ? pyTime(t.createTs) : null,
+      completion_ts: closed ? ts : null,
+      channel_id: 1,
+      host_id: 1,
+      parent: t.parent,
+      label: t.parent === null ? null : t.arch,
+      waiting: null,
+      awaited: t.parent === null ? null : false,
+      owner: 1,
+      method: t.method,
+      arch: t.arch,
+      priority: t.parent === null ? 50 : 49,
+      weight: 0.2,
+    };
+  }
+
+  private taskMethods(): Record<string, MethodSpec> {
+    const find = (v: XmlRpcValue | undefined): HubTask | null => this.tasks.find((t) => t.id === int(v, 'task_id')) ?? null;
+    return {
+      getTaskInfo: {
+        params: ['task_id', 'request', 'strict'],
+        run: (a) => {
+          const t = find(a['task_id']);
+          if (!t) {
+            if (truthy(a['strict'])) throw new Fault(FAULT.GENERIC, `No such task id: ${int(a['task_id'], 'task_id')}`);
+            return null;
+          }
+          return this.taskInfo(t);
+        },
+      },
+      getTaskChildren: {
+        params: ['task_id', 'request', 'strict'],
+        run: (a) => {
+          const id = int(a['task_id'], 'task_id');
+          if (truthy(a['strict']) && !find(id)) throw new Fault(FAULT.GENERIC, `No such task id: ${id}`);
+          return this.tasks.filter((t) => t.parent === id).map((t) => this.taskInfo(t));
+        },
+      },
+      getTaskResult: {
+        params: ['taskId', 'raise_fault'],
+        run: (a) => {
+          const t = find(a['taskId']);
+          if (!t) throw new Fault(FAULT.GENERIC, `No such task id: ${int(a['taskId'], 'taskId')}`);
+          if (t.state === TASK_STATE.CANCELED) throw new Fault(FAULT.GENERIC, `Task ${t.id} is canceled`);
+          if (t.state === TASK_STATE.FAILED) throw new Fault(FAULT.GENERIC, `Task ${t.id} failed`);
+          if (t.state !== TASK_STATE.CLOSED) throw new Fault(FAULT.GENERIC, `Task ${t.id} is not finished`);
+          return t.result;
+        },
+      },
+      listTaskOutput: {
+        params: ['taskID', 'stat', 'all_volumes', 'strict'],
+        run: async (a) => {
+          const id = int(a['taskID'], 'taskID');
+          const dir = path.join(this.topdir, 'work', taskRelPath(id));
+          const names = await readdir(dir).catch(() => [] as string[]);
+          if (!truthy(a['stat'])) return names.sort();
+          const out: XmlRpcStruct = {};
+          for (const n of names.sort()) {
+            const st = await stat(path.join(dir, n));
+            out[n] = { st_size: String(st.size), st_atime: st.atimeMs / 1000, st_mtime: st.mtimeMs / 1000, st_ctime: st.ctimeMs / 1000 };
+          }
+          return out;
+        },
+      },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Queries (Koji semantics)
 
   private defineMethods(): Record<string, MethodSpec> {
@@ -844,6 +987,7 @@ export class KojiHubDouble {
           return headerFields(rpm.header, names, await rpmQueryTags());
         },
       },
+      ...this.taskMethods(),
     };
   }
 

@@ -48,6 +48,10 @@ export interface ModuleBuildSpec {
   api?: string[];
   owner?: string;
   scmurl?: string;
+  /** A scratch module build (MBS's `scratch`); such builds end in state done. */
+  scratch?: boolean;
+  /** Component name -> the Koji task id of its (scratch) build, listed as `tasks.rpms`. */
+  componentTasks?: Record<string, number>;
 }
 
 interface StoredBuild {
@@ -66,6 +70,8 @@ interface StoredBuild {
   baseModuleIds: number[];
   streamVersion: number | null;
   time: string;
+  scratch: boolean;
+  componentTasks: Record<string, number>;
 }
 
 export interface MbsAddress {
@@ -169,6 +175,8 @@ export class MbsDouble {
       baseModuleIds: [base.id],
       streamVersion: null,
       time: timestamp(id),
+      scratch: spec.scratch ?? false,
+      componentTasks: spec.componentTasks ?? {},
     });
     return id;
   }
@@ -205,6 +213,8 @@ export class MbsDouble {
         virtual: true,
       }),
       buildrequires: {},
+      scratch: false,
+      componentTasks: {},
       baseModuleIds: [],
       streamVersion: mbsStreamVersion(ref.stream),
       time: timestamp(id),
@@ -219,6 +229,14 @@ export class MbsDouble {
     const failure = this.failures.shift();
     if (failure !== undefined) {
       sendJson(res, failure, { status: failure, error: 'Injected', message: `injected failure ${failure}` });
+      return;
+    }
+    const finalMd = /^\/module-build-service\/1\/final-modulemd\/(\d+)\/?$/.exec(url.pathname);
+    if (finalMd) {
+      // MBS's final modulemd of each arch the module was built for (here: the stored one, with data.arch).
+      const b = this.builds[Number(finalMd[1]) - 1];
+      if (!b) sendJson(res, 404, { status: 404, error: 'Not Found', message: 'No such module found.' });
+      else sendJson(res, 200, { x86_64: b.modulemd.replace(/^data:\n/m, 'data:\n  arch: x86_64\n') });
       return;
     }
     const m = /^\/module-build-service\/(\d+)\/module-builds\/(?:(\d+)\/?)?$/.exec(url.pathname);
@@ -344,7 +362,7 @@ export class MbsDouble {
       version: b.version,
       name: b.name,
       context: b.context,
-      scratch: false,
+      scratch: b.scratch,
     };
   }
 
@@ -363,7 +381,9 @@ export class MbsDouble {
       time_modified: b.time,
       time_submitted: b.time,
       buildrequires: b.buildrequires,
-      tasks: {},
+      tasks: Object.keys(b.componentTasks).length
+        ? { rpms: Object.fromEntries(Object.entries(b.componentTasks).map(([name, taskId]) => [name, { task_id: taskId, state: 1, state_reason: 'Build succeeded', nvr: null }])) }
+        : {},
       base_module_buildrequires: b.baseModuleIds.map((id) => {
         const base = this.builds[id - 1]!;
         return { ...this.shortJson(base), stream_version: base.streamVersion, scratch: undefined };
