@@ -141,7 +141,10 @@ async function generate(cfg: Config, metadata: MetadataCache, clock: () => Date,
   phase(pinned ? `the package versions of compose ${compose.renewed_from} selected` : 'dependencies resolved');
   // The os/, debug and source trees (Pungi's gather): the selection, the debuginfo of its
   // builds and their source RPMs, from the same pool.
-  const trees = planTrees(solution, resolved.repos.flatMap((r) => r.packages));
+  const trees = planTrees(solution, resolved.repos.flatMap((r) => r.packages), {
+    multilibArches: compose.multilib_arches,
+    noDeps: flagSet(compose, 'no_deps'),
+  });
   if (trees.sourcesMissing.length) {
     const shown = trees.sourcesMissing.slice(0, 20).join(' ');
     log.info(`${trees.sourcesMissing.length} source RPM(s) are not in the source, so not in the source tree: ${shown}${trees.sourcesMissing.length > 20 ? ' …' : ''}`);

@@ -68,12 +68,17 @@ describe('a repo compose from a repository with source and debuginfo RPMs', () =
     expect(row.state).toBe(STATES.done);
   });
 
-  it('puts the SRPM of every gathered package, and only those, in source/tree with its own repodata', async () => {
+  it('puts the SRPM of every gathered binary package, and only those, in source/tree with its own repodata', async () => {
     expect(await described(tree(row, 'source', 'tree'))).toEqual(['sdapp-1.0-1.src.rpm', 'sdlib-2.0-1.src.rpm']);
   });
 
-  it('puts the debuginfo and debugsource RPMs of the gathered builds, and only those, in x86_64/debug/tree', async () => {
-    expect(await described(tree(row, 'x86_64', 'debug', 'tree'))).toEqual(['sdapp-debuginfo-1.0-1.x86_64.rpm', 'sdapp-debugsource-1.0-1.x86_64.rpm']);
+  it('puts the debuginfo and debugsource RPMs of the gathered builds and what they require in x86_64/debug/tree', async () => {
+    // sdapp-debuginfo requires sdother-debuginfo: it comes in, its build's binaries and SRPM do not.
+    expect(await described(tree(row, 'x86_64', 'debug', 'tree'))).toEqual([
+      'sdapp-debuginfo-1.0-1.x86_64.rpm',
+      'sdapp-debugsource-1.0-1.x86_64.rpm',
+      'sdother-debuginfo-3.0-1.x86_64.rpm',
+    ]);
   });
 
   it('keeps os/ to the binary packages', async () => {
@@ -92,7 +97,10 @@ describe('a repo compose from a repository with source and debuginfo RPMs', () =
       'sdlib-0:2.0-1.src': { category: 'source', path: 'Temporary/source/tree/Packages/sdlib-2.0-1.src.rpm', sigkey: null },
       'sdlib-0:2.0-1.noarch': { category: 'binary', path: 'Temporary/x86_64/os/Packages/sdlib-2.0-1.noarch.rpm', sigkey: null },
     });
-    expect(Object.keys(rpms.x86_64!).sort()).toEqual(['sdapp-0:1.0-1.src', 'sdlib-0:2.0-1.src']);
+    expect(rpms.x86_64!['sdother-0:3.0-1.src']).toEqual({
+      'sdother-debuginfo-0:3.0-1.x86_64': { category: 'debug', path: 'Temporary/x86_64/debug/tree/Packages/sdother-debuginfo-3.0-1.x86_64.rpm', sigkey: null },
+    });
+    expect(Object.keys(rpms.x86_64!).sort()).toEqual(['sdapp-0:1.0-1.src', 'sdlib-0:2.0-1.src', 'sdother-0:3.0-1.src']);
     for (const entries of Object.values(rpms.x86_64!)) {
       for (const e of Object.values(entries)) expect(existsSync(path.join(composeDirOf(t, row), 'compose', e.path))).toBe(true);
     }
@@ -112,7 +120,7 @@ describe('a repo compose from a repository with source and debuginfo RPMs', () =
     expect(repofile).toContain('/compose/Temporary/$basearch/os\n');
     const debugUrl = `${t.cfg.target_dir_url}/odcs-${row.id}/compose/Temporary/x86_64/debug/tree`;
     const installed = await dnfInstallFromRepofile(t, row, work, [['sdapp', 'sdapp-debuginfo']], { debug: debugUrl });
-    expect(installed).toEqual(['sdapp-1.0-1.x86_64', 'sdapp-debuginfo-1.0-1.x86_64', 'sdapp-debugsource-1.0-1.x86_64', 'sdlib-2.0-1.noarch']);
+    expect(installed).toEqual(['sdapp-1.0-1.x86_64', 'sdapp-debuginfo-1.0-1.x86_64', 'sdapp-debugsource-1.0-1.x86_64', 'sdlib-2.0-1.noarch', 'sdother-debuginfo-3.0-1.x86_64']);
   }, 120000);
 });
 
@@ -125,6 +133,22 @@ describe('a requested debuginfo package', () => {
     expect(await described(tree(row, 'source', 'tree'))).toEqual(['sdother-3.0-1.src.rpm']);
     const rpms = await rpmsJson(row);
     expect(rpms.x86_64!['sdother-0:3.0-1.src']!['sdother-debuginfo-0:3.0-1.x86_64']!.category).toBe('debug');
+  }, 120000);
+});
+
+describe("Pungi's rules for the debug tree", () => {
+  it("brings a subpackage's debugsource but not another subpackage's debuginfo", async () => {
+    const row = await requestCompose(t, { source: { type: 'repo', source: fixtures.full, packages: ['sdapp-extra'] } });
+    expect(row.state_reason).toBe('Compose is generated successfully');
+    expect(await described(tree(row, 'x86_64', 'os'))).toEqual(['sdapp-extra-1.0-1.x86_64.rpm']);
+    expect(await described(tree(row, 'x86_64', 'debug', 'tree'))).toEqual(['sdapp-debugsource-1.0-1.x86_64.rpm']);
+    expect(await described(tree(row, 'source', 'tree'))).toEqual(['sdapp-1.0-1.src.rpm']);
+  }, 120000);
+
+  it('does not resolve the debug packages\' requirements with no_deps', async () => {
+    const row = await requestCompose(t, { source: { type: 'repo', source: fixtures.full, packages: ['sdapp', 'sdlib'] }, flags: ['no_deps'] });
+    expect(row.state_reason).toBe('Compose is generated successfully');
+    expect(await described(tree(row, 'x86_64', 'debug', 'tree'))).toEqual(['sdapp-debuginfo-1.0-1.x86_64.rpm', 'sdapp-debugsource-1.0-1.x86_64.rpm']);
   }, 120000);
 });
 
@@ -147,7 +171,11 @@ describe('Koji sources', () => {
     const row = await requestCompose(t, { source: { type: 'tag', source: 'sd', packages: ['sdapp'] } });
     expect(row.state_reason).toBe('Compose is generated successfully');
     expect(await described(tree(row, 'x86_64', 'os'))).toEqual(['sdapp-1.0-1.x86_64.rpm', 'sdlib-2.0-1.noarch.rpm']);
-    expect(await described(tree(row, 'x86_64', 'debug', 'tree'))).toEqual(['sdapp-debuginfo-1.0-1.x86_64.rpm', 'sdapp-debugsource-1.0-1.x86_64.rpm']);
+    expect(await described(tree(row, 'x86_64', 'debug', 'tree'))).toEqual([
+      'sdapp-debuginfo-1.0-1.x86_64.rpm',
+      'sdapp-debugsource-1.0-1.x86_64.rpm',
+      'sdother-debuginfo-3.0-1.x86_64.rpm',
+    ]);
     expect(await described(tree(row, 'source', 'tree'))).toEqual(['sdapp-1.0-1.src.rpm', 'sdlib-2.0-1.src.rpm']);
     const rpms = await rpmsJson(row);
     expect(rpms.x86_64!['sdapp-0:1.0-1.src']!['sdapp-0:1.0-1.src']!.category).toBe('source');
