@@ -178,7 +178,7 @@ describe('a worker with one slot', () => {
       expect(row.state).toBe(STATES.failed);
       expect(row.state_reason).toBe(internalReason(row.id));
       const logged = s.logLines.map((l) => JSON.parse(l) as { compose?: number; err?: { message: string; stack: string } }).find((l) => l.compose === row.id && l.err);
-      expect(logged?.err?.message).toContain(`${notADir}/odcs-${row.id}`);
+      expect(logged?.err?.message).toContain(notADir);
       expect(logged?.err?.stack).toMatch(/\n\s+at /);
     } finally {
       await rm(notADir, { force: true });
