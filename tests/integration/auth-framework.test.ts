@@ -1,24 +1,14 @@
-import { STATUS_CODES } from 'node:http';
-import * as kerberos from 'kerberos';
 import { authBackendNames, ConfigError, loadConfig } from '../../common/config';
 import { silentLogger } from '../../common/log';
 import { createAuthBackend, noAuth, strategyNames } from '../../frontend/auth';
 import { startFrontend } from '../../frontend/main';
-import { httpsJson, type JsonResponse } from '../support/https-client';
-import { REALM, setNativeEnv, TestKdc } from '../support/kdc';
-import { snapshot } from '../support/refusals';
-import { POSIX_GROUPS, TestSlapd } from '../support/slapd';
-import { startTestStack, type TestStack } from '../support/stack';
-import { type ClientCert, createTestCa, type TestCa } from '../support/test-ca';
+import { startTestStack } from '../support/stack';
 
 /**
  * The authentication framework (frontend/auth/index.ts): auth_backend as one backend or a list
- * tried in order, each a Passport strategy; `kerberos_or_ssl` of reference §4.1 over real HTTPS
- * with a real KDC, slapd and client certificates.
+ * tried in order, each a Passport strategy. `kerberos_or_ssl` over real HTTPS is tested in
+ * auth-kerberos.test.ts: libkrb5 is used from one test file per process only.
  */
-
-const errorBody = (status: number, message: string) => ({ status, error: STATUS_CODES[status], message });
-const TAG = { source: { type: 'tag', source: 'f30-build' } };
 
 describe('auth_backend configuration', () => {
   const errorOf = (f: () => unknown): string => {
@@ -77,105 +67,5 @@ describe('auth_backend configuration', () => {
     } finally {
       await t.close();
     }
-  });
-});
-
-describe('auth_backend kerberos_or_ssl over HTTPS: Kerberos when Negotiate is sent, else the client certificate', () => {
-  const SERVICE = 'HTTP@localhost';
-  let kdc: TestKdc;
-  let slapd: TestSlapd;
-  let ca: TestCa;
-  let t: TestStack;
-  let devCert: ClientCert;
-  let revoked: ClientCert;
-
-  beforeAll(async () => {
-    kdc = await TestKdc.start(['dev', 'qa']);
-    slapd = await TestSlapd.start({ users: ['dev', 'qa'], posixGroups: { composer: ['qa'] } });
-    setNativeEnv({ KRB5_CONFIG: kdc.krb5Conf, KRB5_KTNAME: `FILE:${kdc.httpKeytab}`, KRB5CCNAME: kdc.ccacheCollection }, kdc.dir);
-    ca = await createTestCa();
-    devCert = await ca.client('dev');
-    revoked = await ca.client('mallory');
-    await ca.revoke(revoked);
-    t = await startTestStack({
-      listen: true,
-      config: {
-        auth_backend: 'kerberos_or_ssl',
-        auth_kerberos_keytab: kdc.httpKeytab,
-        auth_kerberos_service: SERVICE,
-        auth_ldap_server: slapd.url,
-        auth_ldap_groups: [[POSIX_GROUPS, 'memberUid={}']],
-        tls_cert_file: ca.serverCertFile,
-        tls_key_file: ca.serverKeyFile,
-        tls_client_ca_file: ca.caFile,
-        tls_crl_file: ca.crlFile,
-        // dev by Kerberos and dev by certificate are different users; qa is a client by group.
-        allowed_clients: { users: { dev: {}, [devCert.dn]: {} }, groups: { composer: {} } },
-      },
-    });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await slapd?.close();
-    await kdc?.stop();
-    await ca?.close();
-  });
-
-  async function negotiate(user: string): Promise<string> {
-    const client = await kerberos.initializeClient(SERVICE, { mechOID: kerberos.GSS_MECH_OID_SPNEGO, principal: `${user}@${REALM}` });
-    return `Negotiate ${await client.step('')}`;
-  }
-
-  const post = (identity: ClientCert | undefined, authorization?: string): Promise<JsonResponse> =>
-    httpsJson(t.url as string, 'POST', '/api/1/composes/', { ca: ca.ca, identity, body: TAG, headers: authorization ? { Authorization: authorization } : {} });
-
-  it('takes the Kerberos user, with LDAP groups, when Negotiate is sent', async () => {
-    const res = await post(undefined, await negotiate('qa'));
-    expect({ status: res.status, owner: (res.body as { owner: string }).owner }).toEqual({ status: 200, owner: 'qa' });
-    expect(res.headers['www-authenticate']).toMatch(/^Negotiate [A-Za-z0-9+/]+=*$/);
-  });
-
-  it('takes the certificate when no Negotiate is sent', async () => {
-    const res = await post(devCert);
-    expect({ status: res.status, owner: (res.body as { owner: string }).owner }).toEqual({ status: 200, owner: devCert.dn });
-  });
-
-  it('tries Kerberos first when both are sent', async () => {
-    const res = await post(devCert, await negotiate('dev'));
-    expect({ status: res.status, owner: (res.body as { owner: string }).owner }).toEqual({ status: 200, owner: 'dev' });
-  });
-
-  it('records a users row for each user seen', async () => {
-    const rows = await t.s.db.query<{ username: string }>('SELECT username FROM users WHERE username = ANY($1) ORDER BY username', [['dev', 'qa', devCert.dn]]);
-    expect(rows.map((r) => r.username).sort()).toEqual(['dev', 'qa', devCert.dn].sort());
-  });
-
-  it.each([
-    // ODCS: without REMOTE_USER, the SSL check decides: SSL_CLIENT_VERIFY is NONE.
-    ['no credentials', async () => ({ identity: undefined, authorization: undefined }), 'Cannot verify client: NONE'],
-    ['a revoked certificate', async () => ({ identity: revoked, authorization: undefined }), 'Cannot verify client: FAILED:certificate revoked'],
-    // The first failure is the answer: Kerberos is tried first.
-    ['a broken Negotiate token and a revoked certificate', async () => ({ identity: revoked, authorization: 'Negotiate AAAA' }), 'REMOTE_USER is not present in request.'],
-    ['Negotiate without a token', async () => ({ identity: undefined, authorization: 'Negotiate' }), 'REMOTE_USER is not present in request.'],
-  ])('answers %s with 401, its text and a Negotiate challenge, changing nothing', async (_what, credentials, message) => {
-    const { identity, authorization } = await credentials();
-    const before = await snapshot(t);
-    const res = await post(identity, authorization);
-    expect({ status: res.status, body: res.body, challenge: res.headers['www-authenticate'] }).toEqual({
-      status: 401,
-      body: errorBody(401, message),
-      challenge: 'Negotiate',
-    });
-    expect(await snapshot(t)).toEqual(before);
-  });
-
-  it('lets a valid certificate in after a Negotiate token that fails', async () => {
-    const res = await post(devCert, 'Negotiate AAAA');
-    expect({ status: res.status, owner: (res.body as { owner: string }).owner }).toEqual({ status: 200, owner: devCert.dn });
-  });
-
-  it('serves GETs to anyone', async () => {
-    const res = await httpsJson(t.url as string, 'GET', '/api/1/about/', { ca: ca.ca });
-    expect({ status: res.status, auth_backend: (res.body as { auth_backend: string }).auth_backend }).toEqual({ status: 200, auth_backend: 'kerberos_or_ssl' });
   });
 });

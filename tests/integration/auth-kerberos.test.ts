@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as kerberos from 'kerberos';
@@ -12,8 +13,10 @@ import { describePermissionMatrix, MATRIX_GROUPS, MATRIX_USERS, type MatrixMetho
 import { ProcessStack } from '../support/process-stack';
 import { buildDist } from '../support/processes';
 import { snapshot } from '../support/refusals';
+import { httpsJson, type JsonResponse } from '../support/https-client';
 import { DN_GROUPS, POSIX_GROUPS, TestSlapd, USERS } from '../support/slapd';
 import { startTestStack, type TestStack } from '../support/stack';
+import { type ClientCert, createTestCa, type TestCa } from '../support/test-ca';
 
 // auth_backend kerberos (reference §4.1): SPNEGO Negotiate against a real MIT KDC, the user's
 // groups from a real slapd, over HTTP from Node's GSS-API client and from curl --negotiate.
@@ -256,5 +259,110 @@ describe('kerberos: the frontend process as users run it', () => {
     // carl is a client through his LDAP group composer (a groupOfUniqueNames entry).
     expect(await post('carl')).toMatchObject({ status: 200, body: { owner: 'carl' } });
     expect(await post('dev')).toEqual({ status: 403, body: { status: 403, error: 'Forbidden', message: 'User dev is not in role allowed_clients.' } });
+  });
+});
+
+// kerberos_or_ssl (reference §4.1) over real HTTPS with client certificates. It lives here and not
+// with the other framework tests because libkrb5 keeps process-wide state that a second test file
+// loading the kerberos binding in the same Jest worker does not survive (its set-up hangs).
+describe('auth_backend kerberos_or_ssl over HTTPS: Kerberos when Negotiate is sent, else the client certificate', () => {
+  const errorBody = (status: number, message: string) => ({ status, error: STATUS_CODES[status], message });
+  const TAG = { source: { type: 'tag', source: 'f30-build' } };
+  const SERVICE = 'HTTP@localhost';
+  let kdc: TestKdc;
+  let slapd: TestSlapd;
+  let ca: TestCa;
+  let t: TestStack;
+  let devCert: ClientCert;
+  let revoked: ClientCert;
+
+  beforeAll(async () => {
+    kdc = await TestKdc.start(['dev', 'qa']);
+    slapd = await TestSlapd.start({ users: ['dev', 'qa'], posixGroups: { composer: ['qa'] } });
+    setNativeEnv({ KRB5_CONFIG: kdc.krb5Conf, KRB5_KTNAME: `FILE:${kdc.httpKeytab}`, KRB5CCNAME: kdc.ccacheCollection }, kdc.dir);
+    ca = await createTestCa();
+    devCert = await ca.client('dev');
+    revoked = await ca.client('mallory');
+    await ca.revoke(revoked);
+    t = await startTestStack({
+      listen: true,
+      config: {
+        auth_backend: 'kerberos_or_ssl',
+        auth_kerberos_keytab: kdc.httpKeytab,
+        auth_kerberos_service: SERVICE,
+        auth_ldap_server: slapd.url,
+        auth_ldap_groups: [[POSIX_GROUPS, 'memberUid={}']],
+        tls_cert_file: ca.serverCertFile,
+        tls_key_file: ca.serverKeyFile,
+        tls_client_ca_file: ca.caFile,
+        tls_crl_file: ca.crlFile,
+        // dev by Kerberos and dev by certificate are different users; qa is a client by group.
+        allowed_clients: { users: { dev: {}, [devCert.dn]: {} }, groups: { composer: {} } },
+      },
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await slapd?.close();
+    await kdc?.stop();
+    await ca?.close();
+  });
+
+  async function negotiate(user: string): Promise<string> {
+    const client = await kerberos.initializeClient(SERVICE, { mechOID: kerberos.GSS_MECH_OID_SPNEGO, principal: `${user}@${REALM}` });
+    return `Negotiate ${await client.step('')}`;
+  }
+
+  const post = (identity: ClientCert | undefined, authorization?: string): Promise<JsonResponse> =>
+    httpsJson(t.url as string, 'POST', '/api/1/composes/', { ca: ca.ca, identity, body: TAG, headers: authorization ? { Authorization: authorization } : {} });
+
+  it('takes the Kerberos user, with LDAP groups, when Negotiate is sent', async () => {
+    const res = await post(undefined, await negotiate('qa'));
+    expect({ status: res.status, owner: (res.body as { owner: string }).owner }).toEqual({ status: 200, owner: 'qa' });
+    expect(res.headers['www-authenticate']).toMatch(/^Negotiate [A-Za-z0-9+/]+=*$/);
+  });
+
+  it('takes the certificate when no Negotiate is sent', async () => {
+    const res = await post(devCert);
+    expect({ status: res.status, owner: (res.body as { owner: string }).owner }).toEqual({ status: 200, owner: devCert.dn });
+  });
+
+  it('tries Kerberos first when both are sent', async () => {
+    const res = await post(devCert, await negotiate('dev'));
+    expect({ status: res.status, owner: (res.body as { owner: string }).owner }).toEqual({ status: 200, owner: 'dev' });
+  });
+
+  it('records a users row for each user seen', async () => {
+    const rows = await t.s.db.query<{ username: string }>('SELECT username FROM users WHERE username = ANY($1) ORDER BY username', [['dev', 'qa', devCert.dn]]);
+    expect(rows.map((r) => r.username).sort()).toEqual(['dev', 'qa', devCert.dn].sort());
+  });
+
+  it.each([
+    // ODCS: without REMOTE_USER, the SSL check decides: SSL_CLIENT_VERIFY is NONE.
+    ['no credentials', async () => ({ identity: undefined, authorization: undefined }), 'Cannot verify client: NONE'],
+    ['a revoked certificate', async () => ({ identity: revoked, authorization: undefined }), 'Cannot verify client: FAILED:certificate revoked'],
+    // The first failure is the answer: Kerberos is tried first.
+    ['a broken Negotiate token and a revoked certificate', async () => ({ identity: revoked, authorization: 'Negotiate AAAA' }), 'REMOTE_USER is not present in request.'],
+    ['Negotiate without a token', async () => ({ identity: undefined, authorization: 'Negotiate' }), 'REMOTE_USER is not present in request.'],
+  ])('answers %s with 401, its text and a Negotiate challenge, changing nothing', async (_what, credentials, message) => {
+    const { identity, authorization } = await credentials();
+    const before = await snapshot(t);
+    const res = await post(identity, authorization);
+    expect({ status: res.status, body: res.body, challenge: res.headers['www-authenticate'] }).toEqual({
+      status: 401,
+      body: errorBody(401, message),
+      challenge: 'Negotiate',
+    });
+    expect(await snapshot(t)).toEqual(before);
+  });
+
+  it('lets a valid certificate in after a Negotiate token that fails', async () => {
+    const res = await post(devCert, 'Negotiate AAAA');
+    expect({ status: res.status, owner: (res.body as { owner: string }).owner }).toEqual({ status: 200, owner: devCert.dn });
+  });
+
+  it('serves GETs to anyone', async () => {
+    const res = await httpsJson(t.url as string, 'GET', '/api/1/about/', { ca: ca.ca });
+    expect({ status: res.status, auth_backend: (res.body as { auth_backend: string }).auth_backend }).toEqual({ status: 200, auth_backend: 'kerberos_or_ssl' });
   });
 });

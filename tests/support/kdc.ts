@@ -17,9 +17,12 @@ export const REALM = 'ODCS.TEST';
  * a ticket cache of its own (`ccache(user)`) inside one DIR collection (`ccacheCollection`), so
  * that an in-process GSS-API client picks a user by principal.
  *
- * One KDC per process at a time: its directory is named after the process, so that the paths
- * put in the real environment (setNativeEnv, which cannot change a variable once set) stay the
- * same for every KDC this process starts.
+ * One KDC per process, shared by every test file the process runs: the paths put in the real
+ * environment (setNativeEnv) cannot change once set, and libkrb5 keeps what it read of
+ * krb5.conf for the life of the process, so a second KDC on another port would never be seen
+ * (a Jest worker runs several files; the second one's Kerberos requests then went to the first
+ * KDC's old port). `start` adds the users a file needs to the running KDC; `stop` leaves it
+ * running, and the process's exit ends it.
  */
 export class TestKdc {
   private constructor(
@@ -32,7 +35,34 @@ export class TestKdc {
     private readonly env: NodeJS.ProcessEnv,
   ) {}
 
+  private readonly users = new Set<string>();
+
   static async start(users: readonly string[]): Promise<TestKdc> {
+    if (shared && shared.kdc.exitCode === null && shared.kdc.signalCode === null) {
+      await shared.addUsers(users);
+      return shared;
+    }
+    shared = await TestKdc.create();
+    await shared.addUsers(users);
+    return shared;
+  }
+
+  /** Principals and keytabs for the users not there yet, each kinit'ed. */
+  private async addUsers(users: readonly string[]): Promise<void> {
+    for (const user of users) {
+      if (this.users.has(user)) continue;
+      await this.kadmin(`addprinc -randkey ${user}`);
+      await this.kadmin(`ktadd -k ${path.join(this.dir, `${user}.keytab`)} ${user}`);
+      await this.kinit(user);
+      this.users.add(user);
+    }
+  }
+
+  private kadmin(query: string): Promise<unknown> {
+    return run('kadmin.local', ['-r', REALM, '-q', query], { env: this.env });
+  }
+
+  private static async create(): Promise<TestKdc> {
     const dir = path.join(tmpdir(), `odcs-kdc-${process.pid}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(path.join(dir, 'ccaches'), { recursive: true });
@@ -84,22 +114,21 @@ export class TestKdc {
     await run('kdb5_util', ['-r', REALM, 'create', '-s', '-P', 'master-password-for-tests'], { env });
     await kadmin('addprinc -randkey HTTP/localhost');
     await kadmin(`ktadd -k ${httpKeytab} HTTP/localhost`);
-    for (const user of users) {
-      await kadmin(`addprinc -randkey ${user}`);
-      await kadmin(`ktadd -k ${path.join(dir, `${user}.keytab`)} ${user}`);
-    }
     const kdc = spawn('krb5kdc', ['-n', '-r', REALM], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     kdc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     kdc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    // Kept for the process's later test files: it must not keep the process from ending.
+    kdc.unref();
+    for (const stream of [kdc.stdout, kdc.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
     const kdcObj = new TestKdc(dir, port, krb5Conf, httpKeytab, kdc, env);
     try {
       await waitForPort(port, () => (kdc.exitCode !== null ? `krb5kdc exited: ${output}` : undefined));
-      for (const user of users) await kdcObj.kinit(user);
     } catch (err) {
-      await kdcObj.stop();
+      kdcObj.end();
       throw err;
     }
+    process.once('exit', () => kdcObj.end());
     return kdcObj;
   }
 
@@ -123,15 +152,17 @@ export class TestKdc {
     return { ...this.env, KRB5CCNAME: this.ccache(user) };
   }
 
-  async stop(): Promise<void> {
-    if (this.kdc.exitCode === null && this.kdc.signalCode === null) {
-      const exited = new Promise((resolve) => this.kdc.once('exit', resolve));
-      this.kdc.kill('SIGKILL');
-      await exited;
-    }
+  /** Nothing: the KDC serves the process's later test files too (see the class comment). */
+  async stop(): Promise<void> {}
+
+  /** Ends the KDC and removes its files (at the process's exit: synchronous). */
+  private end(): void {
+    if (this.kdc.exitCode === null && this.kdc.signalCode === null) this.kdc.kill('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+let shared: TestKdc | undefined;
 
 /**
  * Sets variables in the real environment of this process, which native libraries such as
