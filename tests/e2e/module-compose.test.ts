@@ -4,18 +4,17 @@
  * and sees the module streams (`dnf module list`) and installs them.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import type { ComposeRow } from '../../common/db/entities';
 import { STATES } from '../../common/enums';
 import { MbsClient } from '../../backend/mbs/client';
 import { buildModuleFixtures, moduleKojiTag, publishModules, type BuiltModuleFixtures } from '../fixtures/build-module-rpms';
 import { KojiHubDouble } from '../servers/koji-hub';
 import { MbsDouble } from '../servers/mbs';
-import { composeDir, requestCompose, rpmsInCompose as rpmsIn } from '../support/compose-e2e';
+import { composeDir, moduleDnf, modulesYamlIn, requestCompose, rpmsInCompose as rpmsIn } from '../support/compose-e2e';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const run = promisify(execFile);
@@ -65,43 +64,9 @@ const compose = (body: Record<string, unknown>): Promise<ComposeRow> => requestC
 const archDir = (row: ComposeRow): string => path.join(composeDir(t, row), 'compose', 'Temporary', 'x86_64', 'os');
 const rpmsInCompose = (row: ComposeRow): Promise<string[]> => rpmsIn(t, row);
 
-/** The modules record of the arch repository's repomd.xml, decompressed; null when there is none. */
-async function modulesYamlOf(row: ComposeRow): Promise<string | null> {
-  const repomd = await readFile(path.join(archDir(row), 'repodata', 'repomd.xml'), 'utf8');
-  const m = /<data type="modules">[\s\S]*?<location href="([^"]+)"/.exec(repomd);
-  if (!m) return null;
-  return gunzipSync(await readFile(path.join(archDir(row), m[1]!))).toString('utf8');
-}
+const modulesYamlOf = (row: ComposeRow): Promise<string | null> => modulesYamlIn(archDir(row));
 
-/** dnf with only the compose's .repo file, in its own installroot. */
-async function dnf(row: ComposeRow, name: string, args: string[]): Promise<string> {
-  const dir = path.join(work, name);
-  const reposd = path.join(dir, 'yum.repos.d');
-  await mkdir(reposd, { recursive: true });
-  const repofile = await (await fetch(`${t.cfg.target_dir_url}/odcs-${row.id}/compose/Temporary/odcs-${row.id}.repo`)).text();
-  await writeFile(path.join(reposd, `odcs-${row.id}.repo`), repofile);
-  const { stdout } = await run(
-    'dnf',
-    [
-      `--installroot=${path.join(dir, 'root')}`,
-      '--releasever=1',
-      '--forcearch=x86_64',
-      `--setopt=reposdir=${reposd}`,
-      `--setopt=cachedir=${path.join(dir, 'cache')}`,
-      // The base module the fixture modules were built against and require.
-      '--setopt=module_platform_id=platform:f30',
-      '--setopt=install_weak_deps=False',
-      '--disablerepo=*',
-      `--enablerepo=odcs-${row.id}`,
-      '--noplugins',
-      '--nodocs',
-      '-y',
-      ...args,
-    ],
-    { maxBuffer: 16 * 1024 * 1024 },
-  );
-  return stdout;
-}
+const dnf = (row: ComposeRow, name: string, args: string[]): Promise<string> => moduleDnf(t, row, path.join(work, name), args);
 
 describe('a module compose through MBS, end to end', () => {
   let row: ComposeRow;

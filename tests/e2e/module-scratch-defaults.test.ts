@@ -8,18 +8,17 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import type { ComposeRow } from '../../common/db/entities';
 import { STATES } from '../../common/enums';
 import { freePort } from '../../common/net';
 import { buildModuleFixtures, publishModules, type BuiltModuleFixtures } from '../fixtures/build-module-rpms';
 import { KojiHubDouble } from '../servers/koji-hub';
 import { MbsDouble } from '../servers/mbs';
-import { composeDir, requestCompose, rpmsInCompose } from '../support/compose-e2e';
+import { composeDir, moduleDnf, modulesYamlIn, requestCompose, rpmsInCompose } from '../support/compose-e2e';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const run = promisify(execFile);
@@ -150,40 +149,9 @@ afterAll(async () => {
 const compose = (body: Record<string, unknown>): Promise<ComposeRow> => requestCompose(t, body, 90_000);
 const archDir = (row: ComposeRow): string => path.join(composeDir(t, row), 'compose', 'Temporary', 'x86_64', 'os');
 
-async function modulesYamlOf(row: ComposeRow): Promise<string> {
-  const repomd = await readFile(path.join(archDir(row), 'repodata', 'repomd.xml'), 'utf8');
-  const m = /<data type="modules">[\s\S]*?<location href="([^"]+)"/.exec(repomd)!;
-  return gunzipSync(await readFile(path.join(archDir(row), m[1]!))).toString('utf8');
-}
+const modulesYamlOf = async (row: ComposeRow): Promise<string> => (await modulesYamlIn(archDir(row)))!;
 
-/** dnf with only the compose's .repo file, in its own installroot. */
-async function dnf(row: ComposeRow, name: string, args: string[]): Promise<string> {
-  const dir = path.join(work, name);
-  const reposd = path.join(dir, 'yum.repos.d');
-  await mkdir(reposd, { recursive: true });
-  const repofile = await (await fetch(`${t.cfg.target_dir_url}/odcs-${row.id}/compose/Temporary/odcs-${row.id}.repo`)).text();
-  await writeFile(path.join(reposd, `odcs-${row.id}.repo`), repofile);
-  const { stdout } = await run(
-    'dnf',
-    [
-      `--installroot=${path.join(dir, 'root')}`,
-      '--releasever=1',
-      '--forcearch=x86_64',
-      `--setopt=reposdir=${reposd}`,
-      `--setopt=cachedir=${path.join(dir, 'cache')}`,
-      '--setopt=module_platform_id=platform:f30',
-      '--setopt=install_weak_deps=False',
-      '--disablerepo=*',
-      `--enablerepo=odcs-${row.id}`,
-      '--noplugins',
-      '--nodocs',
-      '-y',
-      ...args,
-    ],
-    { maxBuffer: 16 * 1024 * 1024 },
-  );
-  return stdout;
-}
+const dnf = (row: ComposeRow, name: string, args: string[]): Promise<string> => moduleDnf(t, row, path.join(work, name), args);
 
 const ok = (row: ComposeRow): void => {
   expect(row.state_reason).toBe('Compose is generated successfully');

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import request from 'supertest';
 import type { ComposeRow } from '../../common/db/entities';
 import { STATES } from '../../common/enums';
@@ -114,4 +115,43 @@ export async function dnfInstallFromRepofileUrl(
   }
   const { stdout } = await run('rpm', ['--root', root, '-qa', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n']);
   return stdout.trim().split('\n').filter(Boolean).sort();
+}
+
+/** The modules record of an arch repository's repomd.xml, decompressed; null when there is none. */
+export async function modulesYamlIn(archRepoDir: string): Promise<string | null> {
+  const repomd = await readFile(path.join(archRepoDir, 'repodata', 'repomd.xml'), 'utf8');
+  const m = /<data type="modules">[\s\S]*?<location href="([^"]+)"/.exec(repomd);
+  if (!m) return null;
+  return gunzipSync(await readFile(path.join(archRepoDir, m[1]!))).toString('utf8');
+}
+
+/**
+ * Module-aware dnf with only the compose's .repo file (fetched over HTTP), in an installroot of
+ * its own under `dir`; the fixture modules were built against platform:f30.
+ */
+export async function moduleDnf(t: TestStack, row: Pick<ComposeRow, 'id'>, dir: string, args: string[]): Promise<string> {
+  const reposd = path.join(dir, 'yum.repos.d');
+  await mkdir(reposd, { recursive: true });
+  const repofile = await (await fetch(`${t.cfg.target_dir_url}/odcs-${row.id}/compose/Temporary/odcs-${row.id}.repo`)).text();
+  await writeFile(path.join(reposd, `odcs-${row.id}.repo`), repofile);
+  const { stdout } = await run(
+    'dnf',
+    [
+      `--installroot=${path.join(dir, 'root')}`,
+      '--releasever=1',
+      '--forcearch=x86_64',
+      `--setopt=reposdir=${reposd}`,
+      `--setopt=cachedir=${path.join(dir, 'cache')}`,
+      '--setopt=module_platform_id=platform:f30',
+      '--setopt=install_weak_deps=False',
+      '--disablerepo=*',
+      `--enablerepo=odcs-${row.id}`,
+      '--noplugins',
+      '--nodocs',
+      '-y',
+      ...args,
+    ],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  return stdout;
 }
