@@ -5,13 +5,13 @@
  *
  *   npm run bench   (or: npm run build && node dist/tests/bench/api.js)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { Database } from '../../common/db/database';
 import { ADMIN_DATABASE_URL, AMQP_URL, databaseUrl } from '../support/env';
 import { freePort } from '../support/processes';
+import { startProcess, stopProcess } from './processes';
 import { type BenchRow, runAlone } from './report';
 
 const COMPOSES = 100_000;
@@ -46,29 +46,7 @@ async function freshDatabase(name: string): Promise<string> {
   return url;
 }
 
-async function startProcess(script: string, env: NodeJS.ProcessEnv, ready: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (out.includes(ready)) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`${script} exited with ${code}:\n${out}`)));
-  });
-  child.stdout?.removeAllListeners('data').resume();
-  child.stderr?.removeAllListeners('data').resume();
-  return child;
-}
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 interface Load {
   rps: number;
@@ -121,8 +99,8 @@ export async function benchApi(): Promise<BenchRow[]> {
       { name: `GET list filtered (owner, state, order_by=-time_submitted) p99, ${LATENCY_CONNECTIONS} connections`, ours: oursFiltered.p99, reference: refGetLat.p99, unit: 'ms', note: 'reference: its unfiltered list' },
     ];
   } finally {
-    await stop(ours);
-    await stop(ref);
+    await stopProcess(ours);
+    await stopProcess(ref);
   }
 }
 

@@ -10,7 +10,7 @@
  *
  *   npm run bench auth   (or: npm run build && node dist/tests/bench/auth.js)
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -25,6 +25,7 @@ import { freePort } from '../../common/net';
 import { ADMIN_DATABASE_URL, AMQP_URL, databaseUrl } from '../support/env';
 import { startTestOidcProvider, ODCS_CLIENT } from '../support/oidc-provider';
 import { createTestCa } from '../support/test-ca';
+import { startProcess, stopProcess } from './processes';
 import { type BenchRow, runAlone } from './report';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
@@ -50,33 +51,7 @@ async function freshDatabase(name: string): Promise<string> {
   return url;
 }
 
-/** Starts the built frontend with `env` and waits for it to listen. */
-async function startFrontend(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(DIST, 'bin', 'cli', 'frontend.js')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (out.includes('API listening')) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`frontend exited with ${code}:\n${out}`)));
-  });
-  child.stdout?.removeAllListeners('data').resume();
-  child.stderr?.removeAllListeners('data').resume();
-  return child;
-}
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 interface Load {
   rps: number;
@@ -144,12 +119,12 @@ export async function benchAuth(): Promise<BenchRow[]> {
     /** One server with `env`, loaded with POSTs; `scheme` decides how the load connects. */
     const run = async (env: NodeJS.ProcessEnv, scheme: 'http' | 'https', headers: Record<string, string> = {}): Promise<Load> => {
       const port = await freePort();
-      const child = await startFrontend({ ...base, ...env, PORT: String(port) });
+      const child = await startProcess(path.join(DIST, 'bin', 'cli', 'frontend.js'), { ...base, ...env, PORT: String(port) }, 'API listening');
       try {
         const tls = scheme === 'https' ? { ca: ca.ca, cert: cert.cert, key: cert.key } : undefined;
         return await postLoad(child.pid as number, `${scheme}://127.0.0.1:${port}/api/1/composes/`, headers, tls);
       } finally {
-        await stop(child);
+        await stopProcess(child);
       }
     };
     const backends = {
