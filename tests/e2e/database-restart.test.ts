@@ -70,7 +70,11 @@ beforeAll(async () => {
     amqpUrl: AMQP_URL,
     roles: [],
     repoRoots: [fixtures.dir],
-    env: { ODCS_BEAT_INTERVAL: '1', ODCS_ALLOWED_REPO_HOSTS: `127.0.0.1:${mirrorPort}`, ODCS_NUM_CONCURRENT_COMPOSES: '4' },
+    // A message claims the fairest waiting compose, not the one it names: when a stream
+    // compose's message claims the lost compose below first, that stream compose is the one
+    // left without a message, and the beat queues it again lost_wait_seconds after its own
+    // submission (default 180 s, the test's whole wait).
+    env: { ODCS_BEAT_INTERVAL: '1', ODCS_LOST_WAIT_SECONDS: '10', ODCS_ALLOWED_REPO_HOSTS: `127.0.0.1:${mirrorPort}`, ODCS_NUM_CONCURRENT_COMPOSES: '4' },
   });
   execFileSync(path.join(ROOT, 'bin', 'odcs-manage'), ['migrate'], { env: stack.env, cwd: ROOT, stdio: 'pipe' });
   await Promise.all([stack.run('frontend'), stack.run('backend'), stack.run('beat')]);
