@@ -193,27 +193,38 @@ describe('cancel racing a claim', () => {
       const byWorker = !claimed && row.worker !== null && row.worker === t.worker?.name;
       const cancelled = del.status === 202 && del.body.message === `Compose (id=${c.id}) has been canceled`;
       expect([cancelled, claimed !== undefined, byWorker].filter(Boolean)).toHaveLength(1);
+      const events = await t.s.db.query<{ state: number }>(
+        `SELECT (payload->>'state')::int AS state FROM outbox WHERE kind = 'event' AND compose_id = $1 ORDER BY id`,
+        [c.id],
+      );
+      const announced = events.map((e) => e.state);
       if (cancelled) {
         outcomes.cancelled++;
+        // Cancel won: the row says so, nobody owns it, and it was never announced as being built.
         expect(row).toMatchObject({ state: STATES.failed, state_reason: 'Canceled by unknown', worker: null });
+        expect(announced).not.toContain(STATES.generating);
+        expect(announced).not.toContain(STATES.done);
       } else {
         outcomes.claimed++;
-        if (claimed) expect(row).toMatchObject({ worker: `racer-${i}` });
+        // Claim won: the compose left `wait` for a build and the DELETE did not cancel it. A racer's
+        // claim leaves it generating, owned by the racer; the stack's worker may have finished it
+        // already (done, or failed building: earlier tests in this file change the repository).
+        expect(row.state).not.toBe(STATES.wait);
+        expect(row.state_reason).not.toBe('Canceled by unknown');
+        if (del.status === 400) expect(row.removed_by).toBeNull();
+        if (claimed) expect(row).toMatchObject({ worker: `racer-${i}`, state: STATES.generating });
         // Lost the race: a removal request, refused while the compose is being built.
         if (row.state === STATES.generating) {
           expect(del.status).toBe(400);
           expect(del.body.message).toBe(`Compose (id=${c.id}) can not be removed, its state need to be in ['done', 'failed'].`);
         }
       }
-      const events = await t.s.db.query<{ state: number }>(
-        `SELECT (payload->>'state')::int AS state FROM outbox WHERE kind = 'event' AND compose_id = $1 ORDER BY id`,
-        [c.id],
-      );
-      // Whatever the relay already sent, no compose is announced both ways.
-      expect(events.map((e) => e.state).filter((s) => s !== STATES.wait).length).toBeLessThanOrEqual(1);
+      // No compose is announced both ways: a cancelled one never as generating or done (checked
+      // above); one the stack's worker claimed may rightly be announced generating, then done or failed.
     }
+    // Which side wins each race depends on timing, so no count is asserted: each compose above was
+    // checked to have exactly one winner, with its row, its events and the DELETE answer agreeing.
     process.stdout.write(`cancel vs claim: ${outcomes.cancelled} cancelled, ${outcomes.claimed} claimed, never both\n`);
-    expect(outcomes.cancelled + outcomes.claimed).toBe(40);
   });
 });
 
