@@ -73,13 +73,16 @@ it('loses nothing when the worker is killed mid-compose 20 times under a stream 
 
   let killed = 0;
   let midBuild = 0;
+  // Workers already killed: a compose they left generating is not being built by anyone.
+  const dead: string[] = [];
   try {
     while (killed < KILLS) {
       // Wait for a compose being built by the current worker, let it get into the build, kill.
       const victim = await eventually(
         async () => {
-          const [row] = await conn.query<{ id: number }>(
-            `SELECT id FROM composes WHERE state = ${STATES.generating} AND worker IS NOT NULL LIMIT 1`,
+          const [row] = await conn.query<{ id: number; worker: string }>(
+            `SELECT id, worker FROM composes WHERE state = ${STATES.generating} AND worker IS NOT NULL AND NOT (worker = ANY($1::text[])) LIMIT 1`,
+            [dead],
           );
           return row;
         },
@@ -87,16 +90,22 @@ it('loses nothing when the worker is killed mid-compose 20 times under a stream 
         'a compose being built',
       );
       await sleep(150 + ((killed * 137) % 500));
-      const [still] = await conn.query(`SELECT 1 FROM composes WHERE id = $1 AND state = ${STATES.generating}`, [victim.id]);
-      if (still) midBuild++;
+      const building = `SELECT 1 FROM composes WHERE id = $1 AND state = ${STATES.generating} AND worker = $2`;
+      // Finished during the pause: pick another one rather than kill an idle worker.
+      if ((await conn.query(building, [victim.id, victim.worker])).length === 0) continue;
       stack.procs.get('backend')!.child.kill('SIGKILL');
       await stack.procs.get('backend')!.exited;
       killed++;
+      dead.push(victim.worker);
+      // Evidence the kill landed mid-build: with the worker dead and none started yet, its
+      // compose is still generating and still owned by it.
+      if ((await conn.query(building, [victim.id, victim.worker])).length === 1) midBuild++;
       await stack.run('backend');
     }
   } finally {
     await stream.stop();
   }
+  expect(midBuild).toBe(killed);
   const ids = stream.sent.map((s) => (s.answer?.body as { id?: number } | undefined)?.id);
   expect(stream.sent.every((s) => s.answer?.status === 200)).toBe(true);
   const composeIds = ids.filter((id): id is number => typeof id === 'number');
