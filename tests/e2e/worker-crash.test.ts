@@ -81,7 +81,7 @@ it('loses nothing when the worker is killed mid-compose 20 times under a stream 
       const victim = await eventually(
         async () => {
           const [row] = await conn.query<{ id: number; worker: string }>(
-            `SELECT id, worker FROM composes WHERE state = ${STATES.generating} AND worker IS NOT NULL AND NOT (worker = ANY($1::text[])) LIMIT 1`,
+            `SELECT id, worker FROM composes WHERE state = ${STATES.generating} AND worker IS NOT NULL AND NOT (worker = ANY($1::text[])) ORDER BY time_started DESC LIMIT 1`,
             [dead],
           );
           return row;
@@ -97,9 +97,11 @@ it('loses nothing when the worker is killed mid-compose 20 times under a stream 
       await stack.procs.get('backend')!.exited;
       killed++;
       dead.push(victim.worker);
-      // Evidence the kill landed mid-build: with the worker dead and none started yet, its
-      // compose is still generating and still owned by it.
-      if ((await conn.query(building, [victim.id, victim.worker])).length === 1) midBuild++;
+      // Evidence the kill landed mid-build: with the worker dead and none started yet, a compose
+      // it was building (the victim, or another of its slots: the victim may have ended in the
+      // instant between the check above and the kill) is still generating and owned by it.
+      const orphaned = `SELECT 1 FROM composes WHERE state = ${STATES.generating} AND worker = $1`;
+      if ((await conn.query(orphaned, [victim.worker])).length > 0) midBuild++;
       await stack.run('backend');
     }
   } finally {
