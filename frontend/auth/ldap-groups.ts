@@ -1,6 +1,7 @@
 import { Client } from 'ldapts';
 import { ConfigError, type Config } from '../../common/config';
 import type { Logger } from '../../common/log';
+import { TokenCache } from './token-cache';
 
 /**
  * The groups of a Kerberos user, from LDAP (reference §4.1): for each (base, filter) pair a
@@ -62,14 +63,19 @@ export interface LdapGroupOptions {
   log: Logger;
 }
 
+/** Thrown inside a cache load so that a failed lookup is not kept. */
+class LdapUnavailable extends Error {}
+
 export class LdapGroups implements GroupSource {
-  private readonly cache = new Map<string, { groups: string[]; until: number }>();
-  private readonly now: () => number;
-  private readonly maxEntries: number;
+  /** The bounded, expiring cache of the OIDC token checks, keyed here by uid. */
+  private readonly cache: TokenCache<string[]>;
 
   constructor(private readonly options: LdapGroupOptions) {
-    this.now = options.now ?? Date.now;
-    this.maxEntries = options.cacheEntries ?? 10_000;
+    this.cache = new TokenCache({
+      maxEntries: options.cacheEntries ?? 10_000,
+      maxSeconds: options.cacheMs / 1000,
+      clock: options.now ?? Date.now,
+    });
   }
 
   static fromConfig(cfg: Config, log: Logger): LdapGroups {
@@ -83,16 +89,18 @@ export class LdapGroups implements GroupSource {
   }
 
   async groupsOf(uid: string): Promise<string[]> {
-    const cached = this.cache.get(uid);
-    if (cached && cached.until > this.now()) return [...cached.groups];
-    this.cache.delete(uid);
-    const found = await this.search(uid);
-    // A failed lookup is not cached: the next request tries LDAP again.
-    if (found !== undefined && this.options.cacheMs > 0) {
-      if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(uid, { groups: found, until: this.now() + this.options.cacheMs });
+    try {
+      const groups = await this.cache.getOrLoad(uid, async () => {
+        const found = await this.search(uid);
+        // A failed lookup is not cached: the next request tries LDAP again.
+        if (found === undefined) throw new LdapUnavailable();
+        return { value: found, expiresAt: Infinity };
+      });
+      return [...groups];
+    } catch (err) {
+      if (err instanceof LdapUnavailable) return [];
+      throw err;
     }
-    return found ?? [];
   }
 
   /** The groups, or undefined when LDAP could not answer. */

@@ -46,8 +46,6 @@ async function freshDatabase(name: string): Promise<string> {
   return url;
 }
 
-
-
 interface Load {
   rps: number;
   p50: number;

@@ -51,8 +51,6 @@ async function freshDatabase(name: string): Promise<string> {
   return url;
 }
 
-
-
 interface Load {
   rps: number;
   p99: number;
